@@ -1,0 +1,126 @@
+"""The DuckDB file: where it is, how to open it, and its migrations.
+
+DuckDB lets one process at a time open a file for writing, and a second process's open fails
+with "Could not set lock on file". The app and the CLI therefore never hold the file open
+between units of work: each `connect()` opens, does its work and closes, and an open that meets
+another process's lock is retried for `lock_timeout` seconds before failing with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "data" / "labelgate.duckdb"
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+class DatabaseBusyError(RuntimeError):
+    """Another process held the database file for longer than the lock timeout."""
+
+
+def default_db_path() -> Path:
+    """LABELGATE_DB if set, else data/labelgate.duckdb beside the package."""
+    env = os.environ.get("LABELGATE_DB")
+    return Path(env).expanduser() if env else DEFAULT_DB_PATH
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, sql) of every migration, in the order they apply."""
+    folder = resources.files("labelgate.store") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+
+
+class Database:
+    """Handle on one DuckDB file; cheap to create, opens the file only inside `connect()`."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout: float = 30.0):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"The database {self.path} is in use by another process (the app or "
+                        f"another labelgate command) and stayed locked for {self.lock_timeout:.0f} s. "
+                        "Try again when that work has finished."
+                    ) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the file (migrating it on first use in this process), yield, close."""
+        con = self._open()
+        try:
+            key = str(self.path.resolve())
+            if key not in _migrated:
+                with _migrate_lock:
+                    if key not in _migrated:
+                        apply_migrations(con)
+                        _migrated.add(key)
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside BEGIN ... COMMIT; any exception rolls everything back."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration not yet recorded, each in the transaction that records it."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for name, sql in migration_files():
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        applied.append(name)
+    return applied
