@@ -124,3 +124,13 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("COMMIT")
         applied.append(name)
     return applied
+
+
+def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a small query (LIMIT 1, an aggregate), or None, fully consumed.
+
+    DuckDB 2.0 refuses `register()` and other connection work while a result is only partly
+    fetched, so a plain `fetchone()` on a query with rows would poison the connection.
+    """
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None

@@ -95,7 +95,8 @@ CREATE TABLE human_labels (
     UNIQUE (task_id, item_id, rater, round)
 );
 
--- A labeler version is immutable; editing a labeler appends a new version.
+-- A labeler version is immutable; editing a labeler appends a row, and the latest row per
+-- (task, name) is current. Returning to an earlier configuration appends its version again.
 CREATE TABLE labeler_versions (
     task_id         INTEGER NOT NULL,
     name            VARCHAR NOT NULL,
@@ -110,8 +111,7 @@ CREATE TABLE labeler_versions (
     n_samples       INTEGER NOT NULL DEFAULT 1,
     both_orders     BOOLEAN NOT NULL DEFAULT FALSE,
     created_by      VARCHAR,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (task_id, name, version)
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
 CREATE TABLE llm_labels (

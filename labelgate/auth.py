@@ -1,0 +1,55 @@
+"""Users, roles, and password hashes (salted scrypt; the password itself is never stored)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+ROLES = ("expert", "engineer", "lead", "admin")
+
+# Which pages each role may open. A page not listed for a role is neither in its navigation
+# nor reachable by URL (app.py registers only these pages with st.navigation).
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "expert": ("label",),
+    "engineer": ("calibrate", "compare", "review", "labelers", "monitor", "gate", "data"),
+    "lead": ("calibrate", "compare", "review", "labelers", "monitor", "gate", "data"),
+    "admin": ("admin",),
+}
+
+# scrypt cost: n=2**14, r=8 is ~50 ms and 16 MiB per check, the interactive setting of RFC 7914.
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """Salted scrypt hash in the form ``scrypt$n$r$p$salt$hash`` (base64)."""
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of `password` against a hash made by `hash_password`."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    expected = base64.b64decode(digest)
+    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                            dklen=len(expected))
+    return hmac.compare_digest(actual, expected)
+
+
+def can_open(role: str, page: str) -> bool:
+    return page in ROLE_PAGES.get(role, ())
+
+
+def can_decide_gate(role: str) -> bool:
+    """Only a lead approves or refuses a labeler."""
+    return role == "lead"

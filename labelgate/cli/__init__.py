@@ -1,0 +1,50 @@
+"""The `labelgate` command line: one subcommand module per area.
+
+Contract for a command module: it exposes `register(subparsers)`, which adds its parser(s) and
+sets `func=handler`; `handler(args) -> int` is the exit code, and `args.db` is the `Database`
+(made here from --db / $LABELGATE_DB). Raise `CommandError` (or ValueError / LookupError) for a
+user-facing failure: it is printed as one line on stderr and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from labelgate.cli.common import CommandError
+from labelgate.store import Database, DatabaseBusyError, default_db_path
+
+COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labelgate",
+        description="Calibrate LLM labelers against human gold, gate them, and watch them for drift.",
+    )
+    parser.add_argument("--db", default=None,
+                        help=f"DuckDB file (default: $LABELGATE_DB or {default_db_path()})")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"labelgate.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.db = Database(args.db) if args.db else Database()
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, DatabaseBusyError, LookupError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
+        print(f"labelgate: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("labelgate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Writing validated item and label files: one transaction each, idempotent on re-import."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from labelgate.importer import ImportFileError, ParsedFile, _rows
+from labelgate.labelers import LabelerConfig
+from labelgate.store.db import Database, fetch_one
+from labelgate.store.labels import append_llm_labels
+from labelgate.tasks import Task
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    n_rows: int
+    n_added: int
+    import_id: int | None  # None when the file added nothing (already imported)
+
+    @property
+    def n_skipped(self) -> int:
+        return self.n_rows - self.n_added
+
+
+def _record(
+    con,
+    task: Task,
+    parsed: ParsedFile,
+    kind: str,
+    source: str | None,
+    n_rows: int,
+    n_added: int,
+    created_by: str | None,
+) -> int:
+    (import_id,) = fetch_one(
+        con,
+        "INSERT INTO imports (task_id, kind, source, file_name, file_sha256, n_rows, n_added, created_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING import_id",
+        [task.task_id, kind, source, parsed.file_name, parsed.sha256, n_rows, n_added, created_by],
+    )
+    return import_id
+
+
+def import_items(
+    db: Database,
+    task: Task,
+    parsed: ParsedFile,
+    items: pd.DataFrame,
+    text_columns: list[str],
+    *,
+    created_by: str | None = None,
+) -> ImportResult:
+    """Add the items that are new; an id that exists with other content is an error."""
+    incoming = items.assign(row_no=range(1, len(items) + 1))
+    with db.transaction() as con:
+        con.register("incoming", incoming)
+        clash = con.execute(
+            "SELECT i.row_no, i.item_id FROM incoming i JOIN items t ON t.task_id = ? AND t.item_id = i.item_id"
+            " WHERE t.content_hash <> i.content_hash OR t.meta::VARCHAR <> i.meta ORDER BY i.row_no",
+            [task.task_id],
+        ).df()
+        if not clash.empty:
+            mask = incoming["row_no"].isin(clash["row_no"])
+            raise ImportFileError(
+                f"{parsed.file_name}: column item_id: items {', '.join(clash['item_id'].head(5))} already exist "
+                f"with different content ({_rows(mask)}); items are never overwritten: give changed items new ids"
+            )
+        new = con.execute(
+            "SELECT i.* FROM incoming i ANTI JOIN (SELECT item_id FROM items WHERE task_id = ?) t USING (item_id)",
+            [task.task_id],
+        ).df()
+        if new.empty:
+            return ImportResult(len(items), 0, None)
+        import_id = _record(con, task, parsed, "items", None, len(items), len(new), created_by)
+        con.register("new_items", new)
+        con.execute(
+            "INSERT INTO items (task_id, item_id, fields, meta, content_hash, import_id)"
+            " SELECT ?, item_id, fields, meta, content_hash, ? FROM new_items",
+            [task.task_id, import_id],
+        )
+        if not task.text_columns:
+            con.execute(
+                "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    task.task_id,
+                    task.revision + 1,
+                    json.dumps(task.spec),
+                    task.rubric,
+                    json.dumps(text_columns),
+                    task.experts_per_item,
+                    created_by,
+                ],
+            )
+    return ImportResult(len(items), len(new), import_id)
+
+
+def _labeler_versions(
+    con, task: Task, raters: list[str], family: str | None, created_by: str | None
+) -> pd.DataFrame:
+    """Current version per labeler name, creating an 'import' labeler for names not seen before."""
+    rows = []
+    for name in raters:
+        cur = fetch_one(
+            con,
+            "SELECT version FROM labeler_versions WHERE task_id = ? AND name = ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            [task.task_id, name],
+        )
+        if cur is None:
+            cfg = LabelerConfig(name=name, provider="import", model=name, family=family or "")
+            con.execute(
+                "INSERT INTO labeler_versions (task_id, name, version, provider, model, family, created_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [task.task_id, name, cfg.version, cfg.provider, cfg.model, cfg.family, created_by],
+            )
+            cur = (cfg.version,)
+        rows.append((name, cur[0]))
+    return pd.DataFrame(rows, columns=["rater", "version"])
+
+
+def import_labels(
+    db: Database,
+    task: Task,
+    parsed: ParsedFile,
+    labels: pd.DataFrame,
+    *,
+    source: str,
+    family: str | None = None,
+    created_by: str | None = None,
+) -> ImportResult:
+    """Append the labels that are new; a key that exists with another value is an error."""
+    incoming = labels.assign(row_no=range(1, len(labels) + 1))
+    with db.transaction() as con:
+        if source == "human":
+            con.register("incoming", incoming)
+            clash = con.execute(
+                "SELECT i.row_no FROM incoming i JOIN human_labels h ON h.task_id = ? AND h.item_id = i.item_id"
+                " AND h.rater = i.rater AND h.round = 1 WHERE h.value IS DISTINCT FROM i.value",
+                [task.task_id],
+            ).df()
+            key_join = (
+                "ANTI JOIN (SELECT item_id, rater FROM human_labels WHERE task_id = ? AND round = 1) h"
+                " USING (item_id, rater)"
+            )
+        else:
+            versions = _labeler_versions(con, task, sorted(incoming["rater"].unique()), family, created_by)
+            incoming = incoming.merge(versions, on="rater", how="left")
+            con.register("incoming", incoming)
+            clash = con.execute(
+                "SELECT i.row_no FROM incoming i JOIN llm_labels l ON l.task_id = ? AND l.item_id = i.item_id"
+                " AND l.labeler = i.rater AND l.version = i.version AND l.batch = i.batch"
+                " AND l.sample_index = i.sample_index AND l.shown_order IS NOT DISTINCT FROM i.shown_order"
+                " WHERE l.value <> i.value",
+                [task.task_id],
+            ).df()
+            key_join = (
+                "ANTI JOIN (SELECT item_id, labeler AS rater, version, batch, sample_index, shown_order"
+                " FROM llm_labels WHERE task_id = ?) l"
+                " ON i.item_id = l.item_id AND i.rater = l.rater AND i.version = l.version"
+                " AND i.batch = l.batch AND i.sample_index = l.sample_index"
+                " AND i.shown_order IS NOT DISTINCT FROM l.shown_order"
+            )
+        if not clash.empty:
+            mask = incoming.sort_values("row_no")["row_no"].isin(clash["row_no"]).to_numpy()
+            raise ImportFileError(
+                f"{parsed.file_name}: column value: {_rows(mask)} give a different value for labels that are "
+                "already stored; labels are append-only and are never overwritten"
+            )
+        new = con.execute(f"SELECT i.* FROM incoming i {key_join} ORDER BY row_no", [task.task_id]).df()
+        if new.empty:
+            return ImportResult(len(labels), 0, None)
+        import_id = _record(con, task, parsed, "labels", source, len(labels), len(new), created_by)
+        if source == "human":
+            con.register("new_labels", new)
+            con.execute(
+                "INSERT INTO human_labels (task_id, item_id, rater, round, status, value, value_num, shown_order,"
+                " comment, source, import_id) SELECT ?, item_id, rater, 1, 'label', value, value_num, shown_order,"
+                " comment, 'import', ? FROM new_labels",
+                [task.task_id, import_id],
+            )
+        else:
+            frame = new.rename(columns={"rater": "labeler"}).assign(
+                task_id=task.task_id, source="import", import_id=import_id
+            )
+            append_llm_labels(db, frame, con=con)
+    return ImportResult(len(labels), len(new), import_id)

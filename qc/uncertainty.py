@@ -1,0 +1,498 @@
+"""Confidence intervals: a vectorized percentile bootstrap for the agreement metrics, and Wilson.
+
+The bootstrap draws ONE resample-index matrix of shape (B, n) -- items, or groups for a
+cluster bootstrap -- from the seeded generator, row block by row block so that a block
+never exceeds ``_CHUNK_BYTES`` (the rows drawn do not depend on the block size). Each
+block becomes a matrix of resampling weights W (b, n): how many times each item is drawn.
+Every built-in metric is a weighted statistic of W:
+
+- confusion-matrix metrics (accuracy, kappas, AC1, macro F1, two-rater alpha): the b
+  confusion matrices at once, ``np.bincount(b*K*K + i*K + j, weights=W)``;
+- moment metrics (Pearson, MAE, RMSE, mean signed error): ``W @ x``-style products;
+- Spearman: weighted mid-ranks from one global sort, then weighted Pearson;
+- Kendall tau and any user callable: a generic (slower) loop over resamples.
+
+``METRICS`` maps a name to its point function ``f(y_true, y_pred, *, labels=None)`` and
+``BATCHED_METRICS`` a name to its batched function ``f(y_true, y_pred, weights, *,
+labels=None) -> (b,)`` (the weighted statistic of each row of ``weights``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from qc import agreement as ag
+from qc.estimate import Estimate
+from qc.krippendorff import _alpha_from_cm, krippendorff_alpha
+
+__all__ = ["bootstrap_ci", "wilson_interval", "METRICS", "BATCHED_METRICS", "bootstrap_distribution"]
+
+_CHUNK_BYTES = 64 * 2**20
+
+
+# ------------------------------------------------------------------------ point metrics
+
+
+def _alpha_point(level: str):
+    def point(y_true, y_pred, *, labels=None):
+        a, b = ag._categorical_pair(y_true, y_pred)
+        if level in ("interval", "ratio"):
+            a, b = ag._numeric_pair(a, b)
+        return krippendorff_alpha(np.vstack([a, b]), level=level, value_domain=labels)
+
+    point.__doc__ = f"Krippendorff's alpha ({level}) of two raters without missing data."
+    return point
+
+
+def _with_labels(fn, **kw):
+    def point(y_true, y_pred, *, labels=None):
+        return fn(y_true, y_pred, labels=labels, **kw)
+
+    point.__doc__ = fn.__doc__
+    return point
+
+
+def _without_labels(fn):
+    def point(y_true, y_pred, *, labels=None):
+        return fn(y_true, y_pred)
+
+    point.__doc__ = fn.__doc__
+    return point
+
+
+METRICS: dict[str, Callable[..., float]] = {
+    "accuracy": _without_labels(ag.accuracy_score),
+    "cohen_kappa": _with_labels(ag.cohen_kappa_score),
+    "linear_kappa": _with_labels(ag.cohen_kappa_score, weights="linear"),
+    "quadratic_kappa": _with_labels(ag.cohen_kappa_score, weights="quadratic"),
+    "gwet_ac1": _with_labels(ag.gwet_ac1_score),
+    "macro_f1": _with_labels(ag.macro_f1_score),
+    "krippendorff_alpha": _alpha_point("nominal"),
+    "krippendorff_alpha_nominal": _alpha_point("nominal"),
+    "krippendorff_alpha_ordinal": _alpha_point("ordinal"),
+    "krippendorff_alpha_interval": _alpha_point("interval"),
+    "krippendorff_alpha_ratio": _alpha_point("ratio"),
+    "pearson": _without_labels(ag.pearson_score),
+    "spearman": _without_labels(ag.spearman_score),
+    "kendall_tau": _without_labels(ag.kendall_tau_score),
+    "mae": _without_labels(ag.mean_absolute_error),
+    "rmse": _without_labels(ag.root_mean_squared_error),
+    "mean_signed_error": _without_labels(ag.mean_signed_error),
+}
+"""Metric name -> point function ``f(y_true, y_pred, *, labels=None) -> float``."""
+
+
+# ---------------------------------------------------------------------- batched metrics
+
+
+@dataclass(frozen=True)
+class _Batched:
+    """A metric computed for a batch of resampling-weight rows at once.
+
+    ``prepare(y_true, y_pred, labels)`` validates and encodes the data once;
+    ``compute(state, W)`` maps weights (b, n) to b metric values (NaN where undefined).
+    """
+
+    prepare: Callable
+    compute: Callable
+    kind: str
+
+    def __call__(self, y_true, y_pred, weights, *, labels=None) -> np.ndarray:
+        state = self.prepare(y_true, y_pred, labels)
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim == 1:
+            w = w[None, :]
+        if w.ndim != 2 or w.shape[1] != state["n"]:
+            raise ValueError(f"weights must have shape (b, {state['n']}), got {np.shape(weights)}")
+        if (w < 0).any():
+            raise ValueError("weights must be non-negative")
+        return self.compute(state, w)
+
+
+def _prep_categorical(y_true, y_pred, labels):
+    ct, cp, lab = ag._encode_pair(y_true, y_pred, labels)
+    k = len(lab)
+    return {"cell": ct * k + cp, "k": k, "labels": lab, "n": len(ct)}
+
+
+def _prep_categorical_numeric(y_true, y_pred, labels):
+    state = _prep_categorical(y_true, y_pred, labels)
+    try:
+        state["values"] = np.asarray(state["labels"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("interval/ratio alpha needs numeric labels") from exc
+    return state
+
+
+def _confusions(state, w: np.ndarray) -> np.ndarray:
+    """(b, K, K) weighted confusion matrices: one bincount over b*K*K + i*K + j."""
+    b = w.shape[0]
+    kk = state["k"] ** 2
+    key = np.arange(b, dtype=np.int64)[:, None] * kk + state["cell"][None, :]
+    return np.bincount(key.ravel(), weights=w.ravel(), minlength=b * kk).reshape(b, state["k"], state["k"])
+
+
+def _cm_metric(formula, prepare=_prep_categorical) -> _Batched:
+    return _Batched(prepare, lambda state, w: formula(state, _confusions(state, w)), "categorical")
+
+
+def _prep_numeric(y_true, y_pred, labels):
+    a, b = ag._numeric_pair(y_true, y_pred)
+    return {"x": a, "y": b, "n": len(a)}
+
+
+def _varies(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(b,) whether the items with positive weight in each row hold more than one value of v."""
+    present = w > 0
+    return np.where(present, v, -np.inf).max(axis=1) > np.where(present, v, np.inf).min(axis=1)
+
+
+def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Weighted Pearson correlation for each weight row; x, y are (n,) or (b, n).
+
+    ``ok`` (b,) marks the rows where neither variable is constant (else NaN). Two-pass
+    (centred) moments, so the result matches the unweighted formula on the expanded sample.
+    """
+    sw = w.sum(axis=1)
+    if x.ndim == 1:
+        mx = (w @ x) / sw
+        my = (w @ y) / sw
+    else:
+        mx = np.einsum("bn,bn->b", w, x) / sw
+        my = np.einsum("bn,bn->b", w, y) / sw
+    xc = x - mx[:, None]
+    yc = y - my[:, None]
+    sxx = np.einsum("bn,bn->b", w, xc * xc)
+    syy = np.einsum("bn,bn->b", w, yc * yc)
+    sxy = np.einsum("bn,bn->b", w, xc * yc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = sxy / np.sqrt(sxx * syy)
+    return np.where(ok, np.clip(r, -1.0, 1.0), np.nan)
+
+
+def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mid-ranks of each item in the sample that repeats item i w[b, i] times; (b, n)."""
+    uniq, inv = np.unique(x, return_inverse=True)
+    u = len(uniq)
+    b = w.shape[0]
+    key = np.arange(b, dtype=np.int64)[:, None] * u + inv[None, :]
+    wv = np.bincount(key.ravel(), weights=w.ravel(), minlength=b * u).reshape(b, u)
+    below = np.cumsum(wv, axis=1) - wv
+    return (below + (wv + 1.0) / 2.0)[:, inv]
+
+
+def _pearson_batched(state, w):
+    ok = _varies(state["x"], w) & _varies(state["y"], w)
+    return _weighted_pearson(state["x"], state["y"], w, ok)
+
+
+def _spearman_batched(state, w):
+    ok = _varies(state["x"], w) & _varies(state["y"], w)
+    return _weighted_pearson(_weighted_ranks(state["x"], w), _weighted_ranks(state["y"], w), w, ok)
+
+
+def _moment(fn) -> _Batched:
+    return _Batched(_prep_numeric, fn, "moment")
+
+
+def _mae(state, w):
+    return (w @ np.abs(state["y"] - state["x"])) / w.sum(axis=1)
+
+
+def _rmse(state, w):
+    return np.sqrt((w @ (state["y"] - state["x"]) ** 2) / w.sum(axis=1))
+
+
+def _mse(state, w):
+    return (w @ (state["y"] - state["x"])) / w.sum(axis=1)
+
+
+def _alpha_batched(level: str) -> _Batched:
+    prep = _prep_categorical_numeric if level in ("interval", "ratio") else _prep_categorical
+    return _cm_metric(lambda s, cm: _alpha_from_cm(cm, s.get("values"), level), prep)
+
+
+def _kappa_batched(weights) -> _Batched:
+    return _cm_metric(lambda s, cm: ag._kappa_from_cm(cm, ag._weight_matrix(s["k"], weights)))
+
+
+BATCHED_METRICS: dict[str, _Batched] = {
+    "accuracy": _cm_metric(lambda s, cm: ag._accuracy_from_cm(cm)),
+    "cohen_kappa": _kappa_batched(None),
+    "linear_kappa": _kappa_batched("linear"),
+    "quadratic_kappa": _kappa_batched("quadratic"),
+    "gwet_ac1": _cm_metric(lambda s, cm: ag._ac1_from_cm(cm)),
+    "macro_f1": _cm_metric(lambda s, cm: ag._macro_f1_from_cm(cm)),
+    "krippendorff_alpha": _alpha_batched("nominal"),
+    "krippendorff_alpha_nominal": _alpha_batched("nominal"),
+    "krippendorff_alpha_ordinal": _alpha_batched("ordinal"),
+    "krippendorff_alpha_interval": _alpha_batched("interval"),
+    "krippendorff_alpha_ratio": _alpha_batched("ratio"),
+    "pearson": _moment(_pearson_batched),
+    "spearman": _Batched(_prep_numeric, _spearman_batched, "rank"),
+    "mae": _moment(_mae),
+    "rmse": _moment(_rmse),
+    "mean_signed_error": _moment(_mse),
+}
+"""Metric name -> batched function ``f(y_true, y_pred, weights, *, labels=None) -> (b,)``.
+
+``weights`` has shape (b, n): row r gives how many times each item is in resample r (any
+non-negative weights work). ``kendall_tau`` has no batched form (the bootstrap loops)."""
+
+_CATEGORICAL = {name for name, m in BATCHED_METRICS.items() if m.kind == "categorical"}
+
+
+# -------------------------------------------------------------------------- resampling
+
+
+def _check_level(level) -> float:
+    if not (isinstance(level, int | float) and 0 < level < 1):
+        raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
+    return float(level)
+
+
+def _make_rng(seed, rng) -> np.random.Generator:
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return rng
+    return np.random.default_rng(seed)
+
+
+def _index_blocks(rng, n_units: int, n_resamples: int, row_bytes: int):
+    """Yield row blocks of the (n_resamples, n_units) resample-index matrix."""
+    rows = max(1, _CHUNK_BYTES // max(row_bytes, 1))
+    done = 0
+    while done < n_resamples:
+        b = min(rows, n_resamples - done)
+        yield rng.integers(0, n_units, size=(b, n_units))
+        done += b
+
+
+def _counts(idx: np.ndarray, n_units: int) -> np.ndarray:
+    """(b, n_units) multiplicities of each unit in each row of an index block."""
+    b = idx.shape[0]
+    key = np.arange(b, dtype=np.int64)[:, None] * n_units + idx
+    return np.bincount(key.ravel(), minlength=b * n_units).reshape(b, n_units)
+
+
+def _safe_call(fn, *args) -> float:
+    try:
+        value = float(fn(*args))
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        return math.nan
+    return value
+
+
+def bootstrap_distribution(
+    y_true, y_pred, *, metric="quadratic_kappa", n_resamples=1000, seed=0, rng=None, groups=None, labels=None
+) -> tuple[float, np.ndarray, int]:
+    """The point estimate and the bootstrap replicates behind :func:`bootstrap_ci`.
+
+    Parameters are those of :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    estimate : float
+        The metric on the full sample.
+    replicates : ndarray of shape (n_resamples,)
+        The metric on each resample; NaN where it is undefined.
+    n_units : int
+        Number of resampled units (items, or groups with ``groups=``).
+
+    Examples
+    --------
+    >>> est, reps, n = bootstrap_distribution([1, 2, 3, 4, 5], [1, 2, 3, 5, 4], metric="mae",
+    ...                                       n_resamples=200, seed=1)
+    >>> est, reps.shape, n
+    (0.4, (200,), 5)
+    """
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    gen = _make_rng(seed, rng)
+    a = ag._as_1d(y_true, "y_true")
+    b = ag._as_1d(y_pred, "y_pred")
+    ag._check_same_length(a, b, ("y_true", "y_pred"))
+    n = len(a)
+
+    if callable(metric):
+        point_fn, batched, name = (lambda t, p: metric(t, p)), None, getattr(metric, "__name__", "callable")
+    elif isinstance(metric, str) and metric in METRICS:
+        name = metric
+        if name in _CATEGORICAL and labels is None:
+            labels = ag._resolve_labels(*ag._categorical_pair(a, b), None)
+        point_fn = (lambda t, p, _f=METRICS[name], _l=labels: _f(t, p, labels=_l))
+        batched = BATCHED_METRICS.get(name)
+    else:
+        raise ValueError(f"metric must be a callable or one of {sorted(METRICS)}, got {metric!r}")
+    estimate = float(point_fn(a, b))
+
+    if groups is None:
+        group_codes, n_units = None, n
+    else:
+        g = ag._as_1d(groups, "groups")
+        ag._check_same_length(a, g, ("y_true", "groups"))
+        ag._check_no_missing(g, "groups")
+        group_codes, uniques = pd.factorize(g)
+        n_units = len(uniques)
+        if n_units < 2:
+            raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {n_units}")
+
+    reps = np.empty(n_resamples)
+    done = 0
+    if batched is not None:
+        state = batched.prepare(a, b, labels)
+        k = state.get("k", 0)
+        row_bytes = 8 * (4 * n + n_units + k * k * 4)
+        for idx in _index_blocks(gen, n_units, n_resamples, row_bytes):
+            counts = _counts(idx, n_units)
+            w = counts if group_codes is None else counts[:, group_codes]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                reps[done : done + len(idx)] = batched.compute(state, w.astype(np.float64))
+            done += len(idx)
+        return estimate, reps, n_units
+
+    if group_codes is not None:
+        order = np.argsort(group_codes, kind="stable")
+        sizes = np.bincount(group_codes, minlength=n_units)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for idx in _index_blocks(gen, n_units, n_resamples, 8 * n_units):
+        for row in idx:
+            if group_codes is not None:
+                lengths = sizes[row]
+                offsets = np.repeat(starts[row] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+                row = order[offsets + np.arange(lengths.sum())]
+            reps[done] = _safe_call(point_fn, a[row], b[row])
+            done += 1
+    return estimate, reps, n_units
+
+
+def bootstrap_ci(
+    y_true,
+    y_pred,
+    *,
+    metric="quadratic_kappa",
+    n_resamples=1000,
+    level=0.95,
+    seed=0,
+    rng=None,
+    groups=None,
+    labels=None,
+) -> Estimate:
+    """Percentile bootstrap confidence interval for an agreement metric.
+
+    Resamples items (or, with ``groups``, whole groups: a cluster bootstrap) with
+    replacement ``n_resamples`` times, computes the metric on each resample and takes the
+    ``(1 - level)/2`` and ``(1 + level)/2`` percentiles. Built-in metrics are computed for
+    all resamples at once (see the module docstring); ``kendall_tau`` and callables loop.
+
+    Resamples on which the metric is undefined (e.g. kappa when a resample holds a single
+    label, a correlation when a resample is constant) give NaN and are ignored by
+    ``np.nanpercentile``; their number is stated in ``method``. If all are undefined, the
+    bounds are NaN.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        Reference and rater labels or scores, without missing values.
+    metric : str or callable
+        A key of :data:`METRICS` (``accuracy``, ``cohen_kappa``, ``linear_kappa``,
+        ``quadratic_kappa``, ``gwet_ac1``, ``macro_f1``, ``krippendorff_alpha[_nominal|
+        _ordinal|_interval|_ratio]``, ``pearson``, ``spearman``, ``kendall_tau``, ``mae``,
+        ``rmse``, ``mean_signed_error``), or ``f(y_true, y_pred) -> float`` called on each
+        resample (ValueError inside it counts as undefined).
+    n_resamples : int
+        Number of bootstrap resamples B.
+    level : float
+        Nominal coverage, in (0, 1).
+    seed : int or None
+        Seed of ``numpy.random.default_rng`` when ``rng`` is not given.
+    rng : numpy.random.Generator, optional
+        Generator to draw from (takes precedence over ``seed``).
+    groups : array-like of shape (n,), optional
+        Cluster of each item (e.g. the source document); whole groups are resampled.
+    labels : array-like of shape (K,), optional
+        Ordered label set for the categorical metrics; default the sorted union of the
+        labels observed in the full sample, kept fixed across resamples (so a label absent
+        from a resample still counts in K and in the kappa weights).
+
+    Returns
+    -------
+    Estimate
+        ``estimate`` on the full sample, the interval, ``n`` = items (or groups), and
+        ``method`` e.g. ``"percentile bootstrap (B=1000)"``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> truth = rng.integers(1, 6, 300)
+    >>> pred = np.clip(truth + rng.integers(-1, 2, 300), 1, 5)
+    >>> e = bootstrap_ci(truth, pred, metric="quadratic_kappa", n_resamples=500, seed=0)
+    >>> e.ci_low < e.estimate < e.ci_high, e.n, e.method
+    (True, 300, 'percentile bootstrap (B=500)')
+    """
+    level = _check_level(level)
+    estimate, reps, n_units = bootstrap_distribution(
+        y_true, y_pred, metric=metric, n_resamples=n_resamples, seed=seed, rng=rng, groups=groups, labels=labels
+    )
+    ok = ~np.isnan(reps)
+    if ok.any():
+        lo, hi = np.percentile(reps[ok], [50 * (1 - level), 50 * (1 + level)])
+    else:
+        lo = hi = math.nan
+    method = f"percentile bootstrap (B={n_resamples}"
+    if groups is not None:
+        method = f"cluster percentile bootstrap over {n_units} groups (B={n_resamples}"
+    n_bad = int((~ok).sum())
+    if n_bad:
+        method += f", {n_bad} undefined resamples ignored"
+    return Estimate(estimate, float(lo), float(hi), n=int(n_units), method=method + ")", level=level)
+
+
+def wilson_interval(successes, n, *, level=0.95) -> Estimate:
+    """Wilson score interval for a binomial proportion (e.g. accuracy on n items).
+
+    Parameters
+    ----------
+    successes : int
+        Number of successes, 0 <= successes <= n.
+    n : int
+        Number of trials, n >= 1.
+    level : float
+        Nominal coverage, in (0, 1).
+
+    Returns
+    -------
+    Estimate
+        ``estimate = successes / n`` and the Wilson bounds (inside [0, 1]).
+
+    Examples
+    --------
+    >>> e = wilson_interval(0, 10)
+    >>> e.estimate, round(e.ci_low, 4), round(e.ci_high, 4)
+    (0.0, 0.0, 0.2775)
+    >>> round(wilson_interval(81, 100).ci_low, 4)
+    0.7222
+    """
+    level = _check_level(level)
+    for name, v in (("successes", successes), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise ValueError(f"{name} must be an integer, got {v!r}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n={n}, got {successes}")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(float(p), lo, hi, n=int(n), method="wilson", level=level)
