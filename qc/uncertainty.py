@@ -322,12 +322,15 @@ def bootstrap_distribution(
     n = len(a)
 
     if callable(metric):
-        point_fn, batched, name = (lambda t, p: metric(t, p)), None, getattr(metric, "__name__", "callable")
+        point_fn, batched = metric, None
     elif isinstance(metric, str) and metric in METRICS:
         name = metric
         if name in _CATEGORICAL and labels is None:
             labels = ag._resolve_labels(*ag._categorical_pair(a, b), None)
-        point_fn = (lambda t, p, _f=METRICS[name], _l=labels: _f(t, p, labels=_l))
+
+        def point_fn(t, p, _f=METRICS[name], _l=labels):
+            return _f(t, p, labels=_l)
+
         batched = BATCHED_METRICS.get(name)
     else:
         raise ValueError(f"metric must be a callable or one of {sorted(METRICS)}, got {metric!r}")
