@@ -7,7 +7,9 @@ Rows are numbered from 1 for the first data row (the CSV header is not counted).
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +62,6 @@ def read_table(path: str | Path, *, data: bytes | None = None, file_name: str | 
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise ImportFileError(f"{name}: the file is empty")
-    import io
-
     try:
         if fmt == "parquet":
             frame = pd.read_parquet(io.BytesIO(data))
@@ -73,6 +73,8 @@ def read_table(path: str | Path, *, data: bytes | None = None, file_name: str | 
                     f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                     "save the file as UTF-8 and import it again") from None
             if fmt == "csv":
+                header = next(csv.reader(io.StringIO(text)), [])
+                _check_unique_columns([h.strip() for h in header], name)  # pandas would rename them to x.1
                 frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
             else:
                 frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
@@ -83,10 +85,14 @@ def read_table(path: str | Path, *, data: bytes | None = None, file_name: str | 
     if frame.empty:
         raise ImportFileError(f"{name}: the file has a header but no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    dupes = frame.columns[frame.columns.duplicated()].tolist()
+    _check_unique_columns(list(frame.columns), name)
+    return ParsedFile(frame.reset_index(drop=True), name, sha)
+
+
+def _check_unique_columns(columns: list[str], name: str) -> None:
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise ImportFileError(f"{name}: column{'s' if len(dupes) > 1 else ''} {', '.join(dupes)} appear more than once")
-    return ParsedFile(frame.reset_index(drop=True), name, sha)
 
 
 def _as_text(col: pd.Series) -> pd.Series:

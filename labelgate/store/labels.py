@@ -118,3 +118,18 @@ def human_labels(db: Database, task_id: int, *, rater: str | None = None) -> pd.
     with db.connect() as con:
         sql = "SELECT * FROM human_labels WHERE task_id = ?" + (" AND rater = ?" if rater else "")
         return con.execute(sql + " ORDER BY label_id", [task_id, rater] if rater else [task_id]).df()
+
+
+def coverage(db: Database, task_id: int, experts_per_item: int) -> dict:
+    """Size of the current calibration set and how many of its items have enough expert labels."""
+    with db.connect() as con:
+        size, complete = fetch_one(
+            con,
+            "WITH s AS (SELECT m.item_id FROM item_set_members m WHERE m.draw_id = ("
+            "  SELECT max(draw_id) FROM item_set_draws WHERE task_id = ? AND set_name = 'calibration')),"
+            " n AS (SELECT item_id, count(DISTINCT rater) AS k FROM human_labels"
+            "  WHERE task_id = ? AND round = 1 AND status = 'label' GROUP BY item_id)"
+            " SELECT count(*), count(*) FILTER (WHERE coalesce(n.k, 0) >= ?) FROM s LEFT JOIN n USING (item_id)",
+            [task_id, task_id, experts_per_item],
+        )
+    return {"set_size": size, "complete": complete}

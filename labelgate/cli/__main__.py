@@ -1,0 +1,7 @@
+"""python -m labelgate.cli"""
+
+import sys
+
+from labelgate.cli import main
+
+sys.exit(main())
