@@ -43,8 +43,8 @@ def _streamlit_secrets() -> Mapping | None:
     if "streamlit" not in sys.modules:
         return None
     try:
-        from streamlit import runtime
         import streamlit as st
+        from streamlit import runtime
 
         if not runtime.exists():
             return None
