@@ -98,6 +98,7 @@ def labeling_loop(task_name: str) -> None:
         return
     with main:
         st.progress(item.done / max(item.total, 1), text=f"Item {item.done + 1} of {item.total}")
+        st.caption(f"Item id: {item.item_id}")
         show_fields(task, item)
     with side:
         answer_buttons(task, item)

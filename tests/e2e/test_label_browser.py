@@ -1,0 +1,65 @@
+"""An expert labels demo items with the keyboard in Chromium, reloads, and resumes."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from tests.e2e.conftest import log_in, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def shown_item(pg) -> str:
+    text = pg.get_by_text(re.compile(r"^Item id: ")).inner_text()
+    return text.removeprefix("Item id: ").strip()
+
+
+def press_and_wait(pg, key: str, previous: str) -> str:
+    pg.keyboard.press(key)
+    pg.wait_for_function(
+        "prev => { const el = [...document.querySelectorAll('p')].find(p => p.innerText.startsWith('Item id: '));"
+        " return el && el.innerText !== 'Item id: ' + prev; }", arg=previous)
+    wait_idle(pg)
+    return shown_item(pg)
+
+
+def test_expert_labels_with_keys_reloads_and_resumes(server, page):
+    log_in(page, server.url, "expert", "expert-demo")
+    assert page.get_by_text("Item 1 of 200").is_visible()
+    current = shown_item(page)
+    answered = []
+    for key in ("1", "2", "2", "s", "1"):
+        answered.append((current, key))
+        current = press_and_wait(page, key, current)
+    assert page.get_by_text("Item 6 of 200").is_visible()
+
+    page.reload()  # a reload is a new session: log in again, and the queue resumes
+    log_in(page, server.url, "expert", "expert-demo")
+    assert page.get_by_text("Item 6 of 200").is_visible()
+    assert shown_item(page) == current
+    assert current not in [item for item, _ in answered]
+
+    server.stop()  # the server holds the file lock while it runs
+    con = duckdb.connect(str(server.db_path), read_only=True)
+    rows = con.execute("SELECT item_id, status, value, shown_order FROM human_labels WHERE rater = 'expert'"
+                       " ORDER BY label_id").fetchall()
+    con.close()
+    assert [r[0] for r in rows] == [item for item, _ in answered]
+    assert [r[1] for r in rows] == ["label", "label", "label", "skip", "label"]
+    for (item, key), (_, status, value, order) in zip(answered, rows, strict=True):
+        if status == "label":  # the key names the output as shown; the database keeps the original numbering
+            expected = key if order == "12" else {"1": "2", "2": "1"}[key]
+            assert value == expected
+
+
+def test_a_page_outside_the_role_is_not_reachable_by_url(server, page):
+    log_in(page, server.url, "expert", "expert-demo")
+    page.goto(server.url + "/admin")
+    wait_idle(page)
+    assert page.get_by_role("heading", name="Label").is_visible()
+    assert not page.get_by_role("heading", name="Users").is_visible()
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    assert nav.count() == 0 or "Users" not in nav.inner_text()
