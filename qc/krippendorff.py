@@ -4,9 +4,11 @@ Same definition and input layout as the ``krippendorff`` package (``alpha(reliab
 level_of_measurement=...)``), computed without its (units x values x values) tensor:
 
 1. values are coded 0..V-1 once (hash-based ``pandas.factorize``);
-2. units are processed in chunks: a (chunk x V) count matrix ``N`` from one ``np.bincount``,
-   and the coincidence matrix accumulates ``o += N^T diag(1/(m_u - 1)) N - diag(...)``
-   (a BLAS product); with many distinct values (V > 128) the product is a sparse one;
+2. the coincidence matrix ``o = N^T diag(1/(m_u - 1)) N - diag(...)``, N the (units x V)
+   count matrix, by the cheapest of three equivalent routes: few raters and many values --
+   one weighted ``np.bincount`` of ``c_r * V + c_s`` per pair of raters (r, s); otherwise
+   units in chunks, each a (chunk x V) count matrix from one ``np.bincount`` and a BLAS
+   product (V <= 128) or a scipy.sparse product (V > 128);
 3. ``alpha = 1 - (n - 1) * sum(o * d) / (n_v^T d n_v)``, with ``d`` evaluated only where
    ``o`` is non-zero, and the expected disagreement in closed form (nominal, interval) or
    by row blocks (ordinal, ratio).
@@ -26,6 +28,7 @@ __all__ = ["krippendorff_alpha", "reliability_data_from_long"]
 _LEVELS = ("nominal", "ordinal", "interval", "ratio")
 _DENSE_MAX_VALUES = 128
 _CHUNK_BYTES = 16 * 2**20
+_PAIRS_MAX_CELLS = 2**22
 
 
 def _check_level(level: str) -> None:
@@ -84,10 +87,40 @@ def _code_values(data: np.ndarray, level: str, value_domain):
     return codes.astype(dtype, copy=False).reshape(data.shape), domain
 
 
+def _use_rater_pairs(n_raters: int, n_values: int) -> bool:
+    """Whether the rater-pair bincounts beat the per-unit count product (measured costs:
+    ~37 ns per unit and rater pair vs ~100 ns + 1.4 ns x V^2 per unit)."""
+    if n_values * n_values > _PAIRS_MAX_CELLS:
+        return False
+    return 37 * n_raters * (n_raters - 1) / 2 < 100 + 1.4 * n_values * n_values
+
+
+def _coincidences_by_rater_pairs(codes: np.ndarray, v: int):
+    """o from one weighted bincount per pair of raters: o[c_r, c_s] += 1/(m_u - 1)."""
+    n_raters = codes.shape[0]
+    present = codes >= 0
+    m = present.sum(axis=0)
+    pairable = m >= 2
+    w = np.where(pairable, 1.0 / np.maximum(m - 1.0, 1.0), 0.0)
+    o = np.zeros(v * v)
+    for r in range(n_raters):
+        pr = present[r] & pairable
+        for s in range(r + 1, n_raters):
+            both = pr & present[s]
+            key = codes[r][both].astype(np.int64) * v + codes[s][both]
+            o += np.bincount(key, weights=w[both], minlength=v * v)
+    o = o.reshape(v, v)
+    o = o + o.T
+    rows, cols = np.nonzero(o)
+    return rows, cols, o[rows, cols]
+
+
 def _coincidences(codes: np.ndarray, n_values: int):
     """Coincidence matrix as (rows, cols, weights) triples of its non-zero cells."""
     n_raters, n_units = codes.shape
     v = n_values
+    if _use_rater_pairs(n_raters, v):
+        return _coincidences_by_rater_pairs(codes, v)
     chunk = max(1, min(n_units, _CHUNK_BYTES // (8 * max(v, n_raters))))
     if v <= _DENSE_MAX_VALUES:
         o = np.zeros((v, v))

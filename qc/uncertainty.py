@@ -102,6 +102,7 @@ class _Batched:
     prepare: Callable
     compute: Callable
     kind: str
+    from_cm: Callable | None = None  # (state, (b, K, K) confusion matrices) -> (b,)
 
     def __call__(self, y_true, y_pred, weights, *, labels=None) -> np.ndarray:
         state = self.prepare(y_true, y_pred, labels)
@@ -139,7 +140,7 @@ def _confusions(state, w: np.ndarray) -> np.ndarray:
 
 
 def _cm_metric(formula, prepare=_prep_categorical) -> _Batched:
-    return _Batched(prepare, lambda state, w: formula(state, _confusions(state, w)), "categorical")
+    return _Batched(prepare, lambda state, w: formula(state, _confusions(state, w)), "categorical", formula)
 
 
 def _prep_numeric(y_true, y_pred, labels):
@@ -354,6 +355,15 @@ def bootstrap_distribution(
         k = state.get("k", 0)
         row_bytes = 8 * (4 * n + n_units + k * k * 4)
         for idx in _index_blocks(gen, n_units, n_resamples, row_bytes):
+            if batched.from_cm is not None and group_codes is None:
+                # item bootstrap of a confusion-matrix metric: straight from the indices,
+                # np.bincount(b*K*K + i*K + j) over the block
+                key = np.arange(len(idx), dtype=np.int64)[:, None] * (k * k) + state["cell"][idx]
+                cm = np.bincount(key.ravel(), minlength=len(idx) * k * k).reshape(len(idx), k, k)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reps[done : done + len(idx)] = batched.from_cm(state, cm)
+                done += len(idx)
+                continue
             counts = _counts(idx, n_units)
             w = counts if group_codes is None else counts[:, group_codes]
             with np.errstate(divide="ignore", invalid="ignore"):

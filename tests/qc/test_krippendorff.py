@@ -27,6 +27,17 @@ def _random_reliability_data(rng):
     return data
 
 
+ROUTES = ("rater_pairs", "dense_chunks", "sparse_chunks")
+
+
+def _alpha_by_route(monkeypatch, data, level, route, **kw):
+    """krippendorff_alpha forced through one of its three coincidence-matrix routes."""
+    with monkeypatch.context() as mp:
+        mp.setattr(qk, "_use_rater_pairs", lambda r, v: route == "rater_pairs")
+        mp.setattr(qk, "_DENSE_MAX_VALUES", 10**9 if route == "dense_chunks" else 0)
+        return krippendorff_alpha(data, level=level, **kw)
+
+
 def _reference(data, level, value_domain=None):
     try:
         value = krippendorff.alpha(data, level_of_measurement=level, value_domain=value_domain)
@@ -37,7 +48,7 @@ def _reference(data, level, value_domain=None):
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("seed", range(25))
-def test_matches_krippendorff_package_with_missing_data(seed, level):
+def test_matches_krippendorff_package_with_missing_data(seed, level, monkeypatch):
     rng = np.random.default_rng(seed)
     for _ in range(6):
         data = _random_reliability_data(rng)
@@ -47,6 +58,8 @@ def test_matches_krippendorff_package_with_missing_data(seed, level):
                 krippendorff_alpha(data, level=level)
             continue
         assert krippendorff_alpha(data, level=level) == pytest.approx(ref, abs=TOL)
+        for route in ROUTES:
+            assert _alpha_by_route(monkeypatch, data, level, route) == pytest.approx(ref, abs=TOL), route
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -57,11 +70,12 @@ def test_sparse_path_for_many_distinct_values_matches(seed, level, monkeypatch):
     data = truth[None, :] + rng.normal(0, 1, (4, 80)).round(2)
     data = np.abs(data)
     data[rng.random(data.shape) < 0.2] = np.nan
-    assert len(np.unique(data[~np.isnan(data)])) > qk._DENSE_MAX_VALUES  # the sparse path
+    assert len(np.unique(data[~np.isnan(data)])) > qk._DENSE_MAX_VALUES
     ref = _reference(data, level)
     assert krippendorff_alpha(data, level=level) == pytest.approx(ref, abs=TOL)
     monkeypatch.setattr(qk, "_CHUNK_BYTES", 64 * 8 * 300)  # several unit chunks
-    assert krippendorff_alpha(data, level=level) == pytest.approx(ref, abs=TOL)
+    for route in ROUTES:
+        assert _alpha_by_route(monkeypatch, data, level, route) == pytest.approx(ref, abs=TOL), route
 
 
 def test_chunking_does_not_change_the_result(monkeypatch):
@@ -69,7 +83,15 @@ def test_chunking_does_not_change_the_result(monkeypatch):
     data = _random_reliability_data(rng)
     whole = krippendorff_alpha(data, level="ordinal")
     monkeypatch.setattr(qk, "_CHUNK_BYTES", 8 * 10)  # ~1 unit per chunk
-    assert krippendorff_alpha(data, level="ordinal") == pytest.approx(whole, abs=1e-12)
+    for route in ("dense_chunks", "sparse_chunks"):
+        assert _alpha_by_route(monkeypatch, data, "ordinal", route) == pytest.approx(whole, abs=1e-12)
+
+
+def test_route_choice_follows_the_cost_model():
+    assert qk._use_rater_pairs(5, 100)  # few raters, many values
+    assert not qk._use_rater_pairs(5, 5)  # few values: per-unit counts and a BLAS product
+    assert not qk._use_rater_pairs(100, 5)
+    assert not qk._use_rater_pairs(3, 10_000)  # V x V bincount would be too large
 
 
 def test_published_example_values():
