@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 from labelgate.importer import ImportFileError, ParsedFile, _rows
 from labelgate.labelers import LabelerConfig
 from labelgate.store.db import Database, fetch_one
-from labelgate.store.labels import append_llm_labels
 from labelgate.tasks import Task
 
 
@@ -122,69 +122,51 @@ def _labeler_versions(
     return pd.DataFrame(rows, columns=["rater", "version"])
 
 
-def import_labels(
-    db: Database,
-    task: Task,
-    parsed: ParsedFile,
-    labels: pd.DataFrame,
-    *,
-    source: str,
-    family: str | None = None,
-    created_by: str | None = None,
-) -> ImportResult:
-    """Append the labels that are new; a key that exists with another value is an error."""
+def import_labels(db: Database, task: Task, parsed: ParsedFile, labels: pd.DataFrame, *, source: str,
+                  family: str | None = None, created_by: str | None = None) -> ImportResult:
+    """Append the labels that are new; a key that exists with another value is an error.
+
+    The frame goes to DuckDB as an Arrow table and the new rows are selected and inserted
+    inside DuckDB, so a million rows never round-trip through Python objects.
+    """
     incoming = labels.assign(row_no=range(1, len(labels) + 1))
     with db.transaction() as con:
         if source == "human":
-            con.register("incoming", incoming)
-            clash = con.execute(
-                "SELECT i.row_no FROM incoming i JOIN human_labels h ON h.task_id = ? AND h.item_id = i.item_id"
-                " AND h.rater = i.rater AND h.round = 1 WHERE h.value IS DISTINCT FROM i.value",
-                [task.task_id],
-            ).df()
-            key_join = (
-                "ANTI JOIN (SELECT item_id, rater FROM human_labels WHERE task_id = ? AND round = 1) h"
-                " USING (item_id, rater)"
-            )
+            existing = "(SELECT item_id, rater, value FROM human_labels WHERE task_id = ? AND round = 1)"
+            key = "e.item_id = i.item_id AND e.rater = i.rater"
+            differs = "e.value IS DISTINCT FROM i.value"
         else:
             versions = _labeler_versions(con, task, sorted(incoming["rater"].unique()), family, created_by)
             incoming = incoming.merge(versions, on="rater", how="left")
-            con.register("incoming", incoming)
-            clash = con.execute(
-                "SELECT i.row_no FROM incoming i JOIN llm_labels l ON l.task_id = ? AND l.item_id = i.item_id"
-                " AND l.labeler = i.rater AND l.version = i.version AND l.batch = i.batch"
-                " AND l.sample_index = i.sample_index AND l.shown_order IS NOT DISTINCT FROM i.shown_order"
-                " WHERE l.value <> i.value",
-                [task.task_id],
-            ).df()
-            key_join = (
-                "ANTI JOIN (SELECT item_id, labeler AS rater, version, batch, sample_index, shown_order"
-                " FROM llm_labels WHERE task_id = ?) l"
-                " ON i.item_id = l.item_id AND i.rater = l.rater AND i.version = l.version"
-                " AND i.batch = l.batch AND i.sample_index = l.sample_index"
-                " AND i.shown_order IS NOT DISTINCT FROM l.shown_order"
-            )
-        if not clash.empty:
-            mask = incoming.sort_values("row_no")["row_no"].isin(clash["row_no"]).to_numpy()
+            existing = ("(SELECT item_id, labeler AS rater, version, batch, sample_index, shown_order, value"
+                        " FROM llm_labels WHERE task_id = ?)")
+            key = ("e.item_id = i.item_id AND e.rater = i.rater AND e.version = i.version AND e.batch = i.batch"
+                   " AND e.sample_index = i.sample_index AND e.shown_order IS NOT DISTINCT FROM i.shown_order")
+            differs = "e.value <> i.value"
+        con.register("incoming", pa.Table.from_pandas(incoming, preserve_index=False))
+        clash = con.execute(f"SELECT i.row_no FROM incoming i JOIN {existing} e ON {key} WHERE {differs}",
+                            [task.task_id]).fetchall()
+        if clash:
+            mask = incoming["row_no"].isin([r[0] for r in clash]).to_numpy()
             raise ImportFileError(
                 f"{parsed.file_name}: column value: {_rows(mask)} give a different value for labels that are "
-                "already stored; labels are append-only and are never overwritten"
-            )
-        new = con.execute(f"SELECT i.* FROM incoming i {key_join} ORDER BY row_no", [task.task_id]).df()
-        if new.empty:
+                "already stored; labels are append-only and are never overwritten")
+        con.execute(f"CREATE TEMP TABLE new_rows AS SELECT i.* FROM incoming i ANTI JOIN {existing} e ON {key}",
+                    [task.task_id])
+        (n_new,) = fetch_one(con, "SELECT count(*) FROM new_rows")
+        if n_new == 0:
             return ImportResult(len(labels), 0, None)
-        import_id = _record(con, task, parsed, "labels", source, len(labels), len(new), created_by)
+        import_id = _record(con, task, parsed, "labels", source, len(labels), n_new, created_by)
         if source == "human":
-            con.register("new_labels", new)
             con.execute(
                 "INSERT INTO human_labels (task_id, item_id, rater, round, status, value, value_num, shown_order,"
                 " comment, source, import_id) SELECT ?, item_id, rater, 1, 'label', value, value_num, shown_order,"
-                " comment, 'import', ? FROM new_labels",
-                [task.task_id, import_id],
-            )
+                " comment, 'import', ? FROM new_rows ORDER BY row_no", [task.task_id, import_id])
         else:
-            frame = new.rename(columns={"rater": "labeler"}).assign(
-                task_id=task.task_id, source="import", import_id=import_id
-            )
-            append_llm_labels(db, frame, con=con)
-    return ImportResult(len(labels), len(new), import_id)
+            con.execute(
+                "INSERT INTO llm_labels (task_id, item_id, labeler, version, batch, sample_index, shown_order, value,"
+                " value_num, confidence, source, import_id) SELECT ?, item_id, rater, version, batch, sample_index,"
+                " shown_order, value, value_num, confidence, 'import', ? FROM new_rows ORDER BY row_no",
+                [task.task_id, import_id])
+        con.execute("DROP TABLE new_rows")
+    return ImportResult(len(labels), n_new, import_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from labelgate.store.db import Database, fetch_one
 
@@ -28,7 +29,7 @@ def append_llm_labels(db: Database, labels: pd.DataFrame, *, con=None) -> int:
     Goes through a DataFrame scan, not executemany: millions of rows a second. Pass `con` to
     join a transaction the caller holds.
     """
-    frame = labels.reindex(columns=list(LLM_LABEL_COLUMNS))
+    frame = pa.Table.from_pandas(labels.reindex(columns=list(LLM_LABEL_COLUMNS)), preserve_index=False)
     cols = ", ".join(LLM_LABEL_COLUMNS)
     sql = (
         f"INSERT INTO llm_labels ({cols}) SELECT task_id::INTEGER, item_id::VARCHAR, labeler::VARCHAR,"
