@@ -167,6 +167,8 @@ class FakeLLMServer:
         self._thread: threading.Thread | None = None
         self._server = None
         self._handlers: set[asyncio.Task] = set()
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -191,6 +193,7 @@ class FakeLLMServer:
             self.requests.clear()
             self.attempts.clear()
             self.faults_served.clear()
+            self.max_in_flight = 0
 
     def start(self) -> FakeLLMServer:
         ready = threading.Event()
@@ -289,6 +292,18 @@ class FakeLLMServer:
             self.requests.append({"api": api, "prompt": prompt, "attempt": attempt, "body": body,
                                   "authorization": headers.get("authorization") or headers.get("x-api-key")})
         ctx = RequestContext(api, prompt, attempt, body, headers)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(api, ctx, body, headers, prompt)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def _answer(self, api: str, ctx: RequestContext, body: dict, headers: dict,
+                      prompt: str) -> tuple[int, dict, bytes]:
+        attempt = ctx.attempt
         fault = self.faults(ctx) if self.faults else None
         if fault is not None and not fault.persistent and attempt > 1 and fault.kind != "reject_structured":
             fault = None
@@ -309,7 +324,7 @@ class FakeLLMServer:
             k = fault.kind
             if k == "429":
                 return 429, {"retry-after": f"{fault.retry_after:g}"}, _error(api, 429, "rate limited")
-            if k in ("500", "503"):
+            if k.isdigit():     # any other status: 500, 503, 401, 404 ...
                 return int(k), {}, _error(api, int(k), "the server had an error")
             if k == "echo_auth":
                 leaked = headers.get("authorization") or headers.get("x-api-key") or ""
@@ -376,7 +391,7 @@ class FakeLLMServer:
         }).encode()
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 

@@ -1,7 +1,7 @@
 """Request- and token-per-minute limits as token buckets, shared by all workers of a run.
 
 A bucket holds up to `burst` units and refills at rate/60 per second; `acquire(n)` waits until n
-units are there. The default burst is five seconds' worth, so a run starts smoothly instead of
+units are there. The default burst (`burst_seconds`) is five seconds' worth, so a run starts smoothly instead of
 spending a whole minute's quota in its first second. A request costlier than the burst is
 clamped to it, so it can still go. `pause(seconds)` (after a 429 with Retry-After) holds every
 worker, not only the one that was told to wait.
@@ -14,11 +14,11 @@ import time
 
 
 class TokenBucket:
-    def __init__(self, per_minute: float, *, burst: float | None = None):
+    def __init__(self, per_minute: float, *, burst_seconds: float = 5.0):
         if per_minute <= 0:
             raise ValueError(f"a rate limit must be positive; got {per_minute}")
         self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1.0, self.rate * 5))
+        self.capacity = max(1.0, self.rate * burst_seconds)
         self.level = self.capacity
         self.updated = time.monotonic()
         self._lock = asyncio.Lock()
@@ -47,9 +47,9 @@ class TokenBucket:
 class RateLimiter:
     """Optional RPM and TPM buckets plus a shared pause."""
 
-    def __init__(self, *, rpm: float | None = None, tpm: float | None = None):
-        self.requests = TokenBucket(rpm) if rpm else None
-        self.tokens = TokenBucket(tpm) if tpm else None
+    def __init__(self, *, rpm: float | None = None, tpm: float | None = None, burst_seconds: float = 5.0):
+        self.requests = TokenBucket(rpm, burst_seconds=burst_seconds) if rpm else None
+        self.tokens = TokenBucket(tpm, burst_seconds=burst_seconds) if tpm else None
         self._resume_at = 0.0
 
     def pause(self, seconds: float) -> None:

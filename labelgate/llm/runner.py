@@ -74,6 +74,7 @@ class RunOptions:
     concurrency: int = 8
     rpm: float | None = None
     tpm: float | None = None
+    burst_seconds: float = 5.0       # the buckets hold this many seconds' worth of rpm / tpm
     timeout: float = 60.0            # seconds per request
     max_retries: int = 5             # retries after the first attempt
     backoff_base: float = 0.5        # first backoff ceiling in seconds, doubled per retry
@@ -298,6 +299,7 @@ class _State:
     labels_buf: list = field(default_factory=list)
     fatal: str | None = None
     flush_error: str | None = None
+    flush_lock: threading.Lock = field(default_factory=threading.Lock)   # one writer at a time
 
     def counters(self) -> dict:
         return {"n_labeled": self.done, "n_failed": self.failed, "n_cached": self.cached,
@@ -369,7 +371,8 @@ def _final_flush(db: Database, st: _State, status: str, message: str | None) -> 
     for attempt in range(3):
         try:
             _flush_now(db, st)
-            store.finish_run(db, st.run_id, status, counters=st.counters(), message=message)
+            with st.flush_lock:
+                store.finish_run(db, st.run_id, status, counters=st.counters(), message=message)
             return
         except Exception as exc:  # noqa: BLE001 - the lock may be held for a while by the app
             if attempt == 2:
@@ -385,12 +388,13 @@ def _take(st: _State) -> tuple[list, list, list]:
 
 
 def _flush_now(db: Database, st: _State) -> None:
-    calls, items, labels = _take(st)
-    try:
-        store.flush_run(db, st.run_id, calls=calls, run_items=items, labels=labels, counters=st.counters())
-    except Exception:
-        st.calls_buf[:0], st.items_buf[:0], st.labels_buf[:0] = calls, items, labels
-        raise
+    with st.flush_lock:
+        calls, items, labels = _take(st)
+        try:
+            store.flush_run(db, st.run_id, calls=calls, run_items=items, labels=labels, counters=st.counters())
+        except Exception:
+            st.calls_buf[:0], st.items_buf[:0], st.labels_buf[:0] = calls, items, labels
+            raise
 
 
 def _safe_callback(cb: ProgressCallback, p: Progress) -> None:
@@ -493,7 +497,7 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
         if len(by_key[c.key]) == 1:
             queue.put_nowait(c.key)
 
-    limiter = RateLimiter(rpm=options.rpm, tpm=options.tpm)
+    limiter = RateLimiter(rpm=options.rpm, tpm=options.tpm, burst_seconds=options.burst_seconds)
     system = system_prompt(task)
     schema = label_schema(task)
     stop = asyncio.Event()
@@ -587,9 +591,12 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
     flush_task = asyncio.create_task(flusher())
     cancel_task = asyncio.create_task(watch_cancel())
-    all_workers = asyncio.gather(*workers)
     try:
-        await asyncio.wait([all_workers, cancel_task], return_when=asyncio.FIRST_COMPLETED)
+        while not cancel_task.done():
+            running = [w for w in workers if not w.done()]
+            if not running:
+                break
+            await asyncio.wait([*running, cancel_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
         cancelled = cancel.is_set()
         for t in workers:

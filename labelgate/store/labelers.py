@@ -18,6 +18,7 @@ _COLUMNS = (
     "max_tokens",
     "n_samples",
     "both_orders",
+    "api_key_env",
 )
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
-from pathlib import Path
+import re
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from labelgate.labelers import LabelerConfig  # noqa: E402
-from labelgate.store.db import Database  # noqa: E402
-from labelgate.store.items import record_set_draw  # noqa: E402
-from labelgate.store.labelers import save_labeler  # noqa: E402
-from labelgate.store.tasks import create_task  # noqa: E402
-from labelgate.tasks import make_spec  # noqa: E402
+from labelgate.importer import content_hash
+from labelgate.labelers import LabelerConfig
+from labelgate.store.db import Database
+from labelgate.store.items import record_set_draw
+from labelgate.store.labelers import save_labeler
+from labelgate.store.tasks import create_task
+from labelgate.tasks import make_spec
 
 PLANTED_KEY = "sk-test-PLANTED-123"
 
@@ -26,8 +23,7 @@ def add_items(db: Database, task_id: int, items: dict[str, dict]) -> None:
     rows = pd.DataFrame({
         "item_id": list(items),
         "fields": [json.dumps(f, sort_keys=True) for f in items.values()],
-        "content_hash": [hashlib.sha256(json.dumps(f, sort_keys=True).encode()).hexdigest()[:16]
-                         for f in items.values()],
+        "content_hash": [content_hash(f) for f in items.values()],
     })
     with db.transaction() as con:
         con.register("rows", rows)
@@ -49,9 +45,7 @@ def make_categorical(tmp_path, n=20, *, anchors=0, name="sentiment"):
 
 
 def expected_label(prompt: str) -> str:
-    """The answer the fake server gives in these tests: by the review number's parity and size."""
-    import re
-
+    """The answer the fake server gives in these tests: by the review number modulo 3."""
     m = re.search(r"review number (\d+)", prompt)
     n = int(m.group(1)) if m else 0
     return ["positive", "negative", "neutral"][n % 3]
