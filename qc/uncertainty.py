@@ -456,7 +456,7 @@ def bootstrap_ci(
     )
     ok = ~np.isnan(reps)
     if ok.any():
-        lo, hi = np.percentile(reps[ok], [50 * (1 - level), 50 * (1 + level)])
+        lo, hi = np.nanpercentile(reps, [50 * (1 - level), 50 * (1 + level)])
     else:
         lo = hi = math.nan
     method = f"percentile bootstrap (B={n_resamples}"
