@@ -80,3 +80,10 @@ def labeler_history(db: Database, task_id: int, name: str) -> pd.DataFrame:
             "SELECT * FROM labeler_versions WHERE task_id = ? AND name = ? ORDER BY created_at DESC",
             [task_id, name],
         ).df()
+
+
+def current_versions(db: Database, task_id: int) -> pd.DataFrame:
+    """name, version (as stored: authoritative, never recomputed), family, provider, model per labeler."""
+    with db.connect() as con:
+        return con.execute("SELECT name, version, family, provider, model FROM (" + _LATEST + ") ORDER BY name",
+                           [task_id]).df()
