@@ -646,7 +646,7 @@ def _answered(record: dict, completion: Completion, task: Task, config: LabelerC
         return record
     parsed = parse_answer(completion.text, task, shown_order=shown_order, logprobs=completion.logprobs)
     conf, source = parsed.confidence
-    record.update(raw_response=scrub(completion.text), raw_label=parsed.raw_label,
+    record.update(raw_response=scrub(completion.text), raw_label=scrub(parsed.raw_label),
                   conf_verbalized=parsed.conf_verbalized, conf_logprob=parsed.conf_logprob)
     if parsed.ok:
         record.update(status="ok", value=parsed.value, value_num=parsed.value_num, confidence=conf,
