@@ -15,7 +15,7 @@ import sys
 from labelgate.cli.common import CommandError
 from labelgate.store import Database, DatabaseBusyError, default_db_path
 
-COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report"]
+COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report", "labelers", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
