@@ -16,6 +16,9 @@ st.set_page_config(page_title="labelgate", page_icon=":material/fact_check:", la
 # so a page it may not use is neither listed nor reachable by URL.
 PAGES = {
     "label": ("pages/label.py", "Label", ":material/keyboard:"),
+    "calibrate": ("pages/calibrate.py", "Calibrate", ":material/tune:"),
+    "compare": ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    "review": ("pages/review.py", "Review", ":material/rate_review:"),
     "data": ("pages/data.py", "Data", ":material/database:"),
     "admin": ("pages/admin.py", "Users", ":material/group:"),
 }
