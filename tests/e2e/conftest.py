@@ -1,76 +1,22 @@
-"""A real `streamlit run app.py` on a free port and Debian's Chromium driven by Playwright."""
+"""Fixtures for the real-browser tests: a `streamlit run` per test, one Chromium per session."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-ARTIFACTS = ROOT / "test-artifacts"
+from tests.e2e.harness import ARTIFACTS, CHROMIUM, IDLE, Server, launch_chromium, log_in, wait_idle
 
-pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """The app as a user runs it; `stop()` ends it so the test can open the database itself."""
-
-    def __init__(self, db_path: Path, env: dict | None = None):
-        self.db_path = db_path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = db_path.with_suffix(".log")
-        environ = {**os.environ, "LABELGATE_DB": str(db_path), **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(self.port),
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=environ, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+__all__ = ["CHROMIUM", "IDLE", "Server", "log_in", "wait_idle"]
 
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does this)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -93,17 +39,3 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
     context.close()
-
-
-def wait_idle(pg) -> None:
-    pg.wait_for_selector(IDLE)
-
-
-def log_in(pg, url: str, name: str, password: str) -> None:
-    pg.goto(url)
-    wait_idle(pg)
-    pg.get_by_label("User name").fill(name)
-    pg.get_by_role("textbox", name="Password").fill(password)
-    pg.get_by_role("button", name="Log in").click()
-    pg.wait_for_selector('[data-testid="stSidebar"]')
-    wait_idle(pg)

@@ -49,7 +49,7 @@ def test_expert_labels_with_keys_reloads_and_resumes(server, page):
     con.close()
     assert [r[0] for r in rows] == [item for item, _ in answered]
     assert [r[1] for r in rows] == ["label", "label", "label", "skip", "label"]
-    for (item, key), (_, status, value, order) in zip(answered, rows, strict=True):
+    for (_item, key), (_, status, value, order) in zip(answered, rows, strict=True):
         if status == "label":  # the key names the output as shown; the database keeps the original numbering
             expected = key if order == "12" else {"1": "2", "2": "1"}[key]
             assert value == expected

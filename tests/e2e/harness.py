@@ -1,0 +1,77 @@
+"""Running the real app and driving Debian's Chromium: shared by the e2e tests and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+ARTIFACTS = ROOT / "test-artifacts"
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The app as a user runs it; `stop()` ends it so the test can open the database itself."""
+
+    def __init__(self, db_path: Path, env: dict | None = None):
+        self.db_path = db_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = db_path.with_suffix(".log")
+        environ = {**os.environ, "LABELGATE_DB": str(db_path), **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(self.port),
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=environ, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def launch_chromium(playwright):
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (make test does this)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def wait_idle(pg) -> None:
+    pg.wait_for_selector(IDLE)
+
+
+def log_in(pg, url: str, name: str, password: str) -> None:
+    pg.goto(url)
+    wait_idle(pg)
+    pg.get_by_label("User name").fill(name)
+    pg.get_by_role("textbox", name="Password").fill(password)
+    pg.get_by_role("button", name="Log in").click()
+    pg.wait_for_selector('[data-testid="stSidebar"]')
+    wait_idle(pg)
