@@ -6,7 +6,8 @@ import pytest
 
 from labelgate.auth import ROLE_PAGES
 
-PAGE_FILES = {"label": "pages/label.py", "data": "pages/data.py", "admin": "pages/admin.py"}
+PAGE_FILES = {"label": "pages/label.py", "data": "pages/data.py", "admin": "pages/admin.py",
+              "calibrate": "pages/calibrate.py", "compare": "pages/compare.py", "review": "pages/review.py"}
 
 
 def test_login_is_required_and_a_wrong_password_is_refused(app_for):
@@ -19,7 +20,7 @@ def test_login_is_required_and_a_wrong_password_is_refused(app_for):
     at.text_input(key="login_password").input("lead-demo")
     at.button[0].click().run()
     assert at.session_state["auth_user"] == ("lead", "lead")
-    assert at.title[0].value == "Data"  # the first page of a lead's navigation
+    assert at.title[0].value == "Calibrate"  # the first page of a lead's navigation
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_PAGES))
@@ -31,7 +32,7 @@ def test_each_page_runs_for_the_roles_allowed_and_is_unreachable_for_others(app_
     if allowed:
         at.switch_page(PAGE_FILES[page]).run()
         assert not at.exception, at.exception
-        assert at.title[0].value in {"Label", "Data", "Users"}
+        assert at.title[0].value in {"Label", "Data", "Users", "Calibrate", "Compare", "Review"}
     else:
         # st.navigation holds only the role's own pages, so switching to another raises
         with pytest.raises(Exception, match="Could not find a navigation page"):
