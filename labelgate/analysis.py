@@ -16,7 +16,7 @@ from labelgate.store.labelers import current_versions
 from labelgate.tasks import Task
 from qc.agreement import cohen_kappa_score
 from qc.estimate import Estimate
-from qc.krippendorff import krippendorff_alpha, reliability_data_from_long
+from qc.krippendorff import krippendorff_alpha
 from qc.uncertainty import bootstrap_ci
 
 # Which metrics apply to which kind of task, in display order.

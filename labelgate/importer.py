@@ -53,7 +53,8 @@ def read_table(path: str | Path, *, data: bytes | None = None, file_name: str | 
     name = file_name or path.name
     fmt = FORMATS.get(Path(name).suffix.lower())
     if fmt is None:
-        raise ImportFileError(f"{name}: unknown file type {Path(name).suffix or '(none)'}; use .csv, .jsonl or .parquet")
+        suffix = Path(name).suffix or "(none)"
+        raise ImportFileError(f"{name}: unknown file type {suffix}; use .csv, .jsonl or .parquet")
     if data is None:
         try:
             data = path.read_bytes()
@@ -149,7 +150,8 @@ def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id"
     if task.kind == "pairwise":
         for col in ("output_1", "output_2"):
             if col not in text_columns:
-                problems.append(f"a pairwise task needs the two outputs in columns output_1 and output_2 ({col} missing)")
+                problems.append(
+                    f"a pairwise task needs the two outputs in columns output_1 and output_2 ({col} missing)")
     ids = _as_text(frame[id_column])
     if ids.isna().any():
         problems.append(f"column {id_column}: empty id in {_rows(ids.isna())}")
@@ -238,7 +240,8 @@ def validate_labels(parsed: ParsedFile, task: Task, *, source: str, known_items:
             if bado.any():
                 problems.append(f"column shown_order: must be 12 or 21 in {_rows(bado)}")
         elif order.notna().any():
-            problems.append(f"column shown_order: only pairwise tasks have a presentation order ({_rows(order.notna())})")
+            problems.append(
+                f"column shown_order: only pairwise tasks have a presentation order ({_rows(order.notna())})")
         out["shown_order"] = order.astype(object)
     else:
         out["shown_order"] = None

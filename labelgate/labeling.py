@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,8 @@ def draw_item_set(db: Database, task: Task, set_name: str, *, size: int = DEFAUL
     if stratify_by:
         if stratify_by not in meta.columns:
             cols = [c for c in meta.columns if c != "item_id"]
-            raise ValueError(f"no metadata column {stratify_by!r} to stratify by; available: {', '.join(cols) or 'none'}")
+            raise ValueError(
+                f"no metadata column {stratify_by!r} to stratify by; available: {', '.join(cols) or 'none'}")
         strata = strata_for(meta[stratify_by])
     else:
         strata = pd.Series(["all"] * len(meta))
@@ -84,13 +86,12 @@ class QueueItem:
 
 def next_item(db: Database, task: Task, rater: str) -> QueueItem | None:
     """The item this expert should see now, or None when their queue is empty."""
-    item_id = label_store.next_queue_item(db, task.task_id, rater, task.experts_per_item)
-    done, total = label_store.queue_progress(db, task.task_id, rater, task.experts_per_item)
+    snap = label_store.queue_snapshot(db, task.task_id, rater, task.experts_per_item)
+    item_id = snap["item_id"]
     if item_id is None:
         return None
-    row = item_store.get_items(db, task.task_id, [item_id]).iloc[0]
     order = shown_order(rater, item_id) if task.kind == "pairwise" else None
-    return QueueItem(item_id, row["fields"], order, done, total)
+    return QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"])
 
 
 def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",

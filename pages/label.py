@@ -85,9 +85,14 @@ def answer_buttons(task: Task, item: QueueItem) -> None:
                 on_click=answer, args=(task, item, "flag"))
 
 
+@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+def cached_task(name: str) -> Task:
+    return get_task(db, name)
+
+
 @st.fragment
 def labeling_loop(task_name: str) -> None:
-    task = get_task(db, task_name)
+    task = cached_task(task_name)
     item = next_item(db, task, user.name)
     main, side = st.columns([3, 1.3], gap="large")
     if item is None:

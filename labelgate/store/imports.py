@@ -83,8 +83,8 @@ def import_items(
         )
         if not task.text_columns:
             con.execute(
-                "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item, created_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item,"
+                " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     task.task_id,
                     task.revision + 1,

@@ -79,38 +79,33 @@ def append_human_label(
         raise DuplicateLabelError(f"{rater} has already answered item {item_id}") from None
 
 
-def next_queue_item(db: Database, task_id: int, rater: str, experts_per_item: int) -> str | None:
-    """The next calibration item for `rater`: never one they answered, and only items that
-    still need labels, in the set's order (so experts overlap on the same items first)."""
-    with db.connect() as con:
-        row = fetch_one(
-            con, _QUEUE + " ORDER BY m.position LIMIT 1", [task_id, task_id, rater, task_id, experts_per_item]
-        )
-    return row[0] if row else None
+def queue_snapshot(db: Database, task_id: int, rater: str, experts_per_item: int) -> dict:
+    """Everything the Label page needs after each answer, in one open of the file.
 
-
-def queue_progress(db: Database, task_id: int, rater: str, experts_per_item: int) -> tuple[int, int]:
-    """(answered by rater, answered + still open to rater) over the current calibration set."""
+    The next calibration item for `rater` (never one they answered; only items that still
+    need labels; in the set's order, so experts overlap on the same items first), its fields,
+    and progress: how many set items the rater answered and how many are still open to them.
+    """
     with db.connect() as con:
-        (open_,) = fetch_one(
-            con, "SELECT count(*) FROM (" + _QUEUE + ")", [task_id, task_id, rater, task_id, experts_per_item]
-        )
-        (done,) = fetch_one(
-            con,
-            "SELECT count(*) FROM human_labels h JOIN item_set_members m ON m.item_id = h.item_id"
-            " WHERE m.draw_id = (SELECT max(draw_id) FROM item_set_draws WHERE task_id = ? AND set_name = 'calibration')"
-            " AND h.task_id = ? AND h.rater = ? AND h.round = 1",
-            [task_id, task_id, rater],
-        )
-    return done, done + open_
+        item_id, n_open, n_done = fetch_one(con, _QUEUE, [task_id, task_id, rater, task_id, experts_per_item])
+        fields = None
+        if item_id is not None:
+            (fields,) = fetch_one(con, "SELECT fields FROM items WHERE task_id = ? AND item_id = ?", [task_id, item_id])
+    return {"item_id": item_id, "fields": fields, "done": n_done, "open": n_open}
 
 
 _QUEUE = """
-    SELECT m.item_id FROM item_set_members m
-    WHERE m.draw_id = (SELECT max(draw_id) FROM item_set_draws WHERE task_id = ? AND set_name = 'calibration')
-      AND m.item_id NOT IN (SELECT item_id FROM human_labels WHERE task_id = ? AND rater = ? AND round = 1)
-      AND (SELECT count(DISTINCT rater) FROM human_labels h
-           WHERE h.task_id = ? AND h.item_id = m.item_id AND h.round = 1 AND h.status = 'label') < ?
+    WITH members AS (
+        SELECT item_id, position FROM item_set_members
+        WHERE draw_id = (SELECT max(draw_id) FROM item_set_draws WHERE task_id = ? AND set_name = 'calibration')),
+    mine AS (SELECT DISTINCT item_id FROM human_labels WHERE task_id = ? AND rater = ? AND round = 1),
+    coverage AS (SELECT item_id, count(DISTINCT rater) AS k FROM human_labels
+                 WHERE task_id = ? AND round = 1 AND status = 'label' GROUP BY item_id),
+    open AS (SELECT m.item_id, m.position FROM members m LEFT JOIN coverage c USING (item_id)
+             WHERE m.item_id NOT IN (SELECT item_id FROM mine) AND coalesce(c.k, 0) < ?)
+    SELECT (SELECT item_id FROM open ORDER BY position LIMIT 1),
+           (SELECT count(*) FROM open),
+           (SELECT count(*) FROM members JOIN mine USING (item_id))
 """
 
 
