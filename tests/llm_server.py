@@ -355,7 +355,8 @@ class FakeLLMServer:
             return 200, {}, self._openai_body(body, text, label, refusal, prompt)
         return 200, {}, self._anthropic_body(body, text, refusal, prompt)
 
-    def _logprobs(self, text: str, label: str) -> list[dict]:
+    def _logprobs(self, text: str, label: str, top: int = 0) -> list[dict]:
+        """Per-token logprobs as OpenAI returns them; top_logprobs only when asked for (like the API)."""
         tokens = _TOKEN_RE.findall(text)
         label_lp = math.log(self.label_prob)
         out, pos, found = [], 0, text.find(label) if label else -1
@@ -363,7 +364,7 @@ class FakeLLMServer:
             inside = found >= 0 and found <= pos < found + len(label)
             lp = label_lp if inside and pos == found else (0.0 if inside else -0.001)
             out.append({"token": tok, "logprob": lp, "bytes": list(tok.encode()),
-                        "top_logprobs": [{"token": tok, "logprob": lp, "bytes": list(tok.encode())}]})
+                        "top_logprobs": [{"token": tok, "logprob": lp, "bytes": list(tok.encode())}][:top]})
             pos += len(tok)
         return out
 
@@ -372,7 +373,8 @@ class FakeLLMServer:
                    "refusal": "I can't help with labeling this content." if refusal else None}
         choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
         if body.get("logprobs") and not refusal:
-            choice["logprobs"] = {"content": self._logprobs(text, label), "refusal": None}
+            choice["logprobs"] = {"content": self._logprobs(text, label, int(body.get("top_logprobs") or 0)),
+                                  "refusal": None}
         out_tokens = max(1, len(text) // 4)
         in_tokens = max(1, len(prompt) // 4)
         return json.dumps({

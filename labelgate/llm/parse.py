@@ -146,6 +146,22 @@ def _free_text_label(text: str, task: Task) -> str | None:
     return hits.pop() if len(hits) == 1 else None
 
 
+_VALID: dict[tuple, tuple[str, float | None]] = {}   # (kind, spec, text) -> normalize_value's answer
+
+
+def _normalize(task: Task, text: str) -> tuple[str, float | None]:
+    """Task.normalize_value, memoized: it builds a pandas Series per call (~0.5 ms), and a run
+    validates the same few label strings thousands of times."""
+    key = (task.kind, repr(task.spec), text)
+    hit = _VALID.get(key)
+    if hit is None:
+        hit = task.normalize_value(text)      # raises ValueError for an invalid label (not cached)
+        if len(_VALID) > 10_000:
+            _VALID.clear()
+        _VALID[key] = hit
+    return hit
+
+
 def _canonical(raw, task: Task, shown_order: str | None) -> tuple[str, float | None]:
     """Validate a raw label; raises ValueError with the reason."""
     if isinstance(raw, bool) or isinstance(raw, (dict, list)):
@@ -160,7 +176,7 @@ def _canonical(raw, task: Task, shown_order: str | None) -> tuple[str, float | N
         text = _PAIR_MAP.get(key, key)
         if shown_order == "21" and text in ("1", "2"):
             text = "2" if text == "1" else "1"
-    return task.normalize_value(text)
+    return _normalize(task, text)
 
 
 def label_span(text: str, raw_label: str) -> tuple[int, int] | None:

@@ -409,7 +409,8 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     task, config = plan.task, plan.config
     orders = shown_orders(task, config)
     spec = task.spec_hash()
-    base = {"run_id": st.run_id, "task_id": task.task_id, "labeler": config.name, "version": config.version,
+    version = config.version          # a hash: computed once, not per item
+    base = {"run_id": st.run_id, "task_id": task.task_id, "labeler": config.name, "version": version,
             "task_spec": spec}
 
     # Every call of the plan, keyed for the cache.
@@ -429,7 +430,7 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     if plan.units:
         keys = pd.DataFrame({"content_hash": [u.content_hash for u in plan.units],
                              "cache_scope": [u.cache_scope for u in plan.units]})
-        cached = await asyncio.to_thread(store.load_cache, db, task.task_id, config.version, spec, keys)
+        cached = await asyncio.to_thread(store.load_cache, db, task.task_id, version, spec, keys)
         for rec in cached.to_dict("records"):
             if rec["status"] == "invalid" and plan.retry_invalid:
                 continue
@@ -470,7 +471,7 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             if rec["status"] == "ok":
                 conf = agree.get((c.shown_order, rec["value"]), rec["confidence"]) if agree else rec["confidence"]
                 st.labels_buf.append({"task_id": task.task_id, "item_id": unit.item_id, "labeler": config.name,
-                                      "version": config.version, "batch": unit.batch,
+                                      "version": version, "batch": unit.batch,
                                       "sample_index": c.sample_index, "shown_order": c.shown_order,
                                       "value": rec["value"], "value_num": rec["value_num"], "confidence": conf})
         if len(ok) == len(mine):
