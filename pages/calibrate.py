@@ -1,10 +1,342 @@
-"""Calibrate (issue 5): being built."""
+"""Calibrate: each LLM labeler against the human gold — metrics, bias, confidence, corrections."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from labelgate.ui.session import require_page
+from labelgate import calibrate as cal
+from labelgate.store import gold as gold_store
+from labelgate.store.calibrate import labeler_batches
+from labelgate.store.corrections import current_correction, save_correction
+from labelgate.store.tasks import get_task, list_tasks
+from labelgate.ui import figures
+from labelgate.ui.session import get_db, require_page
 
-require_page("calibrate")
+user = require_page("calibrate")
+db = get_db()
+S = st.session_state
+N_RESAMPLES = 1000
+
+
+# --- cached reads: keyed by task, labeler version and gold version ----------------------------
+
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def task_names() -> list[str]:
+    return [t.name for t in list_tasks(db)]
+
+
+@st.cache_data(ttl=15, max_entries=8, show_spinner=False)
+def task_state(task_name: str):
+    """(task, gold, labeler refs): re-read every 15 s, so new labels and adjudications show up."""
+    task = get_task(db, task_name)
+    return task, cal.load_task_gold(db, task), cal.labeler_refs(db, task)
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def items_of(task_name: str) -> pd.DataFrame:
+    return cal.item_frame(db, task_state(task_name)[0])
+
+
+@st.cache_data(max_entries=64, show_spinner="Bootstrapping confidence intervals…")
+def labeler_data(task_name: str, name: str, version: str, family: str, gold_version: str) -> cal.LabelerData:
+    task, gold, _ = task_state(task_name)
+    return cal.load_labeler(db, task, gold, name, version, family, n_resamples=N_RESAMPLES)
+
+
+@st.cache_data(max_entries=64, show_spinner="Cross-validating…")
+def cv_table(task_name: str, name: str, version: str, gold_version: str, method: str,
+             covariates: tuple[str, ...], slice_column: str | None) -> pd.DataFrame:
+    task, gold, refs = task_state(task_name)
+    data = labeler_data(task_name, name, version, _family(refs, name), gold_version)
+    return cal.cross_validate(task, data.pairs, method, items=items_of(task_name), covariates=list(covariates),
+                              slice_column=slice_column)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def fitted_curves(task_name: str, name: str, version: str, gold_version: str) -> dict:
+    task, _, refs = task_state(task_name)
+    data = labeler_data(task_name, name, version, _family(refs, name), gold_version)
+    lo, hi = task.spec["scale"] if task.kind == "ordinal" else task.spec["range"]
+    grid = np.linspace(lo, hi, 101)
+    out = {}
+    for method in ("linear", "isotonic"):
+        try:
+            out[method] = (grid, cal.correction_curve(task, cal.fit_correction(task, data.pairs, method), grid))
+        except ValueError:
+            continue
+    return out
+
+
+@st.cache_data(ttl=30, max_entries=32, show_spinner=False)
+def saved_correction(task_id: int, name: str, version: str) -> dict | None:
+    return current_correction(db, task_id, name, version)
+
+
+@st.cache_data(ttl=30, max_entries=32, show_spinner=False)
+def batches_of(task_id: int, name: str, version: str) -> list[tuple[str, int]]:
+    return labeler_batches(db, task_id, name, version)
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner="Reading the batch…")
+def batch_judgments(task_id: int, name: str, version: str, batch: str) -> pd.DataFrame:
+    return gold_store.llm_judgments(db, task_id, labelers=[(name, version)], batch=batch)
+
+
+def _family(refs: pd.DataFrame, name: str) -> str:
+    return str(refs.loc[refs["name"] == name, "family"].iloc[0])
+
+
+def fmt(e) -> str:
+    if e is None or (isinstance(e, float) and np.isnan(e)):
+        return "–"
+    if np.isnan(e.ci_low):
+        return f"{e.estimate:.3f}"
+    return f"{e.estimate:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+
+
+# --- callbacks (writes) ------------------------------------------------------------------------
+
+def on_save_correction(task_name: str, name: str, version: str, gold_version: str, method: str,
+                       covariates: tuple[str, ...]) -> None:
+    task, gold, refs = task_state(task_name)
+    if gold.version != gold_version:
+        S["cal_message"] = ("error", "The gold changed while you were looking; review the numbers and save again.")
+        return
+    data = labeler_data(task_name, name, version, _family(refs, name), gold_version)
+    try:
+        params = cal.fit_correction(task, data.pairs, method, items=items_of(task_name), covariates=list(covariates))
+        cv = cv_table(task_name, name, version, gold_version, method, covariates, None)
+    except ValueError as exc:
+        S["cal_message"] = ("error", f"Not saved: {exc}")
+        return
+    cid = save_correction(db, task_id=task.task_id, labeler=name, labeler_version=version, method=method,
+                          params=params, gold_version=gold_version, n_fit=int(data.pairs["item_id"].nunique()),
+                          cv_metrics=cv.to_dict("records"), created_by=user.name)
+    saved_correction.clear()
+    S["cal_message"] = ("success", f"Saved correction #{cid} ({cal.CORRECTION_LABELS[method]}) of {name} "
+                                   f"version {version}, fitted on gold {gold_version}.")
+
+
+# --- page ---------------------------------------------------------------------------------------
+
 st.title("Calibrate")
+st.caption("Each LLM labeler against the human gold: agreement with 95% bootstrap CIs (resampling items), "
+           "bias by slice, reliability of its confidence, and corrections checked by cross-validation.")
+
+names = task_names()
+if not names:
+    st.info("No tasks yet. Create one on the Data page.")
+    st.stop()
+task_name = st.selectbox("Task", names, key="cal_task")
+task, gold, refs = task_state(task_name)
+if refs.empty:
+    st.info(f"Task {task_name} has no labelers yet. Import LLM labels on the Data page or add a labeler.")
+    st.stop()
+if gold.n_items == 0:
+    st.warning(f"Task {task_name} has no gold yet ({gold.n_disputed} items in dispute). Experts label the "
+               "calibration set on the Label page; disputes are settled on the Review page.")
+    st.stop()
+
+chosen = st.multiselect("Labelers", list(refs["name"]), default=list(refs["name"]), key="cal_labelers")
+if not chosen:
+    st.info("Choose at least one labeler.")
+    st.stop()
+st.caption(f"{gold.n_items} gold items ({(gold.labels['source'] == 'adjudicated').sum()} adjudicated), "
+           f"{gold.n_disputed} still in dispute and left out · gold version {gold.version} · {task.kind} task")
+
+msg = S.pop("cal_message", None)
+if msg:
+    getattr(st, msg[0])(msg[1])
+
+datas = {}
+for r in refs[refs["name"].isin(chosen)].itertuples():
+    datas[r.name] = labeler_data(task_name, r.name, r.version, r.family, gold.version)
+
+# metrics table: labeler x metric, "estimate [low, high]"
+mt = cal.metrics_table(task, list(datas.values()))
+table = mt.assign(cell=[f"{e:.3f} [{lo:.3f}, {hi:.3f}]" if not np.isnan(lo) else f"{e:.3f}"
+                        for e, lo, hi in zip(mt["estimate"], mt["ci_low"], mt["ci_high"], strict=True)])
+wide = table.pivot(index="labeler", columns="metric", values="cell")
+wide = wide[[c for c in dict.fromkeys(table["metric"]) if c in wide.columns]]
+wide.insert(0, "family", [_family(refs, n) for n in wide.index])
+wide.insert(1, "gold items", [datas[n].pairs["item_id"].nunique() for n in wide.index])
+st.subheader("Agreement with the gold")
+st.dataframe(wide, key="cal_metrics_table")
+missing = [n for n, d in datas.items() if d.pairs.empty]
+if missing:
+    st.warning(f"No labels on gold items from: {', '.join(missing)}.")
+
+focus = st.segmented_control("Look at", chosen, default=chosen[0], key="cal_focus") or chosen[0]
+if focus not in datas:
+    focus = chosen[0]
+data = datas[focus]
+if data.pairs.empty:
+    st.info(f"{focus} has no labels on gold items.")
+    st.stop()
+items = items_of(task_name)
+pairs = data.pairs
+
+tab_agree, tab_bias, tab_corr, tab_pop = st.tabs(["Agreement", "Bias", "Correction", "Population estimate"])
+
+with tab_agree:
+    left, right = st.columns(2)
+    with left:
+        if task.is_numeric:
+            lo, hi = task.spec["scale"] if task.kind == "ordinal" else task.spec["range"]
+            curves = fitted_curves(task_name, focus, data.version, gold.version)
+            st.plotly_chart(figures.scatter(cal.scatter_frame(task, pairs), curves, lo, hi, labeler=focus),
+                            key="cal_scatter")
+        if task.kind != "continuous":
+            cm = cal.confusion(task, pairs)
+            st.plotly_chart(figures.heatmap(cm, f"Confusion matrix of {focus}", x_title=f"{focus} label",
+                                            y_title="gold label"), key="cal_confusion")
+    with right:
+        rel = cal.reliability(task, pairs)
+        if rel is None:
+            st.info(f"{focus} gives no confidence with its labels, so there is no reliability diagram.")
+        else:
+            c1, c2 = st.columns(2)
+            c1.metric("Expected calibration error (ECE)", f"{rel.ece:.3f}")
+            c2.metric("Confidence AUROC", "–" if rel.auroc is None else f"{rel.auroc:.3f}")
+            st.plotly_chart(figures.reliability_diagram(rel.bins, rel.ece, labeler=focus), key="cal_reliability")
+        recall = cal.per_class_recall(task, pairs)
+        if recall is not None:
+            st.markdown("**Per-class recall** (95% Wilson CI)")
+            st.dataframe(recall[["label", "n_human", "human_share", "llm_share", "recall", "recall_ci_low",
+                                 "recall_ci_high", "collapsed"]], hide_index=True, key="cal_recall")
+
+with tab_bias:
+    options = cal.slice_options(items)
+    column = st.selectbox("Slice by", options, key="cal_slice",
+                          help="Numeric columns are cut into four quantile bins. text_length is the number of "
+                               "characters of the item's shown text.")
+    try:
+        rep = cal.slice_report(task, pairs, items, column)
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        signed = task.is_numeric
+        st.plotly_chart(figures.slice_bars(rep.table, column=column, signed_error=signed), key="cal_slice_chart")
+        cols = ["slice", "n"] + (["mean_signed_error", "error_ci_low", "error_ci_high"] if signed else []) + \
+               ["agreement", "agreement_ci_low", "agreement_ci_high"]
+        st.dataframe(rep.table[cols], hide_index=True, key="cal_slice_table")
+        test = rep.error_test if signed else rep.agreement_test
+        st.caption(f"Do the slices differ? {test.method}: statistic {test.statistic:.3g}, p = {test.p_value:.3g}. "
+                   + ("" if task.is_numeric else "Pairwise and categorical tasks show agreement only; "
+                      "both presentation orders count as judgments."))
+
+    st.markdown("**Regression of the error on item features** (OLS, HC3 robust CIs)")
+    reg_cols = st.multiselect("Features", options, default=[column], key="cal_reg_cols")
+    if reg_cols:
+        try:
+            reg = cal.error_regression(task, pairs, items, reg_cols)
+            st.dataframe(reg, hide_index=True, key="cal_regression")
+            st.caption("Outcome: " + ("the signed error (labeler minus gold)." if task.is_numeric else
+                                      "disagreement with the gold (1) or agreement (0), a linear probability model."))
+        except ValueError as exc:
+            st.error(f"No regression: {exc}")
+
+    b1, b2 = st.columns(2)
+    with b1:
+        st.markdown("**Self-preference**")
+        fam_cols = cal.family_columns(task, items)
+        if not fam_cols:
+            st.caption("Items carry no source model family (a metadata column such as source_family, or "
+                       "output_1_family and output_2_family for pairwise tasks), so self-preference is not shown.")
+        else:
+            sp = cal.self_preference(task, pairs, items, data.family)
+            if sp is None:
+                st.caption(f"No items written by both the {data.family} family and others.")
+            else:
+                what = "excess win rate" if task.kind == "pairwise" else "signed error"
+                st.metric(f"{data.family} outputs vs others ({what})", f"{sp.estimate:+.3f}", help=fmt(sp))
+                st.caption(f"95% CI {fmt(sp)} over {sp.n} judgments. Positive: {focus} favours its own family.")
+        pb = cal.position(task, pairs)
+        if pb is not None:
+            st.markdown("**Position bias** (both presentation orders)")
+            p1, p2 = st.columns(2)
+            p1.metric("Verdict flips when swapped", f"{pb.flip_rate.estimate:.1%}", help=fmt(pb.flip_rate))
+            p2.metric("Picks the output shown first", f"{pb.first_position_rate.estimate:.1%}",
+                      help=fmt(pb.first_position_rate))
+            st.caption(f"Flip rate {fmt(pb.flip_rate)}; first-position rate {fmt(pb.first_position_rate)} "
+                       f"(0.5 = no preference), {pb.n_items} items.")
+    with b2:
+        dist = cal.distributions(task, pairs, gold)
+        st.plotly_chart(figures.distribution_bars(dist["llm_share"], dist["human_share"], labeler=focus),
+                        key="cal_distribution")
+        st.caption(f"Divergence of {focus}'s labels from the gold: KL {dist['kl']:.4f} bits, "
+                   f"JS {dist['js']:.4f} bits.")
+
+    if task.is_numeric:
+        st.markdown("**Group-level correlations**")
+        groups = cal.group_options(items)
+        if not groups:
+            st.caption("No metadata column groups the items (e.g. the system or the source input).")
+        else:
+            gcol = st.selectbox("Group by", [None, *groups], key="cal_group",
+                                format_func=lambda c: "no grouping" if c is None else c)
+            if gcol:
+                gc = cal.group_correlations(task, pairs, items, gcol)
+                st.dataframe(gc, hide_index=True, key="cal_group_table")
+                st.caption(f"{gc.attrs['n_groups']} groups of {gcol}.")
+
+with tab_corr:
+    methods = cal.correction_methods(task, pairs)
+    method = st.selectbox("Correction", methods, key="cal_method", format_func=lambda m: cal.CORRECTION_LABELS[m])
+    covariates: tuple[str, ...] = ()
+    if method == "linear_covariates":
+        covariates = tuple(st.multiselect("Covariates", options, default=[cal.TEXT_LENGTH], key="cal_covariates"))
+    slice_col = S.get("cal_slice") if task.is_numeric else None
+    try:
+        cv = cv_table(task_name, focus, data.version, gold.version, method, covariates, slice_col)
+    except ValueError as exc:
+        st.error(str(exc))
+        cv = None
+    if cv is not None:
+        st.markdown("**Cross-validated, before and after** (5 folds by item: each item is scored by a "
+                    "correction fitted without it)")
+        st.dataframe(cv, hide_index=True, key="cal_cv_table")
+        st.button("Save this correction", type="primary", key="cal_save", icon=":material/save:",
+                  on_click=on_save_correction,
+                  args=(task_name, focus, data.version, gold.version, method, covariates))
+    current = saved_correction(task.task_id, focus, data.version)
+    if current is None:
+        st.caption(f"{focus} version {data.version} has no saved correction yet.")
+    else:
+        st.success(f"Current correction #{current['correction_id']}: "
+                   f"{cal.CORRECTION_LABELS.get(current['method'], current['method'])}, saved by "
+                   f"{current['created_by']}, fitted on {current['n_fit']} gold items "
+                   f"(gold {current['gold_version']}).")
+        if current["gold_version"] != gold.version:
+            st.warning("The gold has changed since this correction was fitted: fit and save it again.")
+        batches = batches_of(task.task_id, focus, data.version)
+        batch = st.selectbox("Apply it to batch", [b for b, _ in batches], key="cal_apply_batch",
+                             format_func=lambda b: f"{b} ({dict(batches)[b]} items)")
+        if batch:
+            try:
+                corrected = cal.apply_correction(task, current["params"],
+                                                 batch_judgments(task.task_id, focus, data.version, batch), items)
+            except ValueError as exc:
+                st.error(f"Could not apply the correction: {exc}")
+            else:
+                corrected.insert(len(corrected.columns), "correction_id", current["correction_id"])
+                st.dataframe(corrected.head(200), hide_index=True, key="cal_corrected")
+                st.download_button("Download corrected labels (CSV)", corrected.to_csv(index=False).encode(),
+                                   file_name=f"{task_name}-{focus}-{batch}-corrected.csv", mime="text/csv",
+                                   key="cal_download", on_click="ignore", icon=":material/download:")
+
+with tab_pop:
+    batches = batches_of(task.task_id, focus, data.version)
+    pbatch = st.selectbox("Batch", [b for b, _ in batches], key="cal_pop_batch",
+                          format_func=lambda b: f"{b} ({dict(batches)[b]} items)")
+    if pbatch:
+        try:
+            est = cal.population_estimate(task, gold, batch_judgments(task.task_id, focus, data.version, pbatch))
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.dataframe(est, hide_index=True, key="cal_population")
+            st.caption("PPI++ (prediction-powered inference): the labeler's labels on the whole batch, rectified "
+                       "by its errors on the gold items, 95% CI; beside the estimate from the gold items alone.")

@@ -904,7 +904,8 @@ def cross_validate_correction(
     DataFrame
         One row per (fold, metric): columns ``fold`` (0..k-1, and ``"all"`` for the metric over the
         pooled out-of-fold predictions), ``metric``, ``before`` (raw LLM score), ``after``
-        (corrected), ``n_train``, ``n_test``.
+        (corrected), ``n_train``, ``n_test``. ``attrs["predictions"]`` holds the pooled
+        out-of-fold corrected values (shape (n,), input order), e.g. for per-slice checks.
 
     Examples
     --------
@@ -979,4 +980,5 @@ def cross_validate_correction(
     out["fold"] = out["fold"].astype(object)
     out["n_train"] = out["n_train"].astype("Int64")
     out.attrs["method"] = name
+    out.attrs["predictions"] = pred  # the pooled out-of-fold corrected values, in input order
     return out
