@@ -1,0 +1,316 @@
+"""Watching a labeler batch by batch: the anchor set, per-batch drift metrics and blocked batches.
+
+Every batch of a labeler gets, from counts computed in DuckDB (labelgate/store/monitor.py):
+
+- its label distribution, entropy and Jensen-Shannon divergence from the labeler's first batch,
+  with qc's collapse flag (qc.drift.distribution_drift);
+- anchor drift: agreement of its anchor re-labels with gold and with the labeler's first anchor
+  run (flip rate = 1 - that agreement), Wilson intervals as qc.drift.anchor_drift gives them;
+- cross-family disagreement: share of (item, labeler of another family) pairs with another label;
+- confidence against correctness on the gold slice: accuracy, AUROC and ECE (10 uniform bins,
+  the same numbers as qc.calibration's functions, from per-bin sums and rank sums);
+- lexical and semantic diversity of the preferred (pairwise) or labeled outputs, for the most
+  recent batches only (text statistics need the texts: up to 100 per batch).
+
+A task's thresholds (saved per task, append-only) turn these into breaches; a batch with a
+breach is blocked, and `labelgate gate check` fails while the labeler's latest batch is blocked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from labelgate.gold import load_gold
+from labelgate.labeling import strata_for
+from labelgate.store import Database
+from labelgate.store import gate as gate_store
+from labelgate.store import items as item_store
+from labelgate.store import monitor as store
+from labelgate.tasks import Task
+from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
+from qc.estimate import Estimate
+from qc.sampling import stratified_sample
+from qc.uncertainty import wilson_interval
+
+N_BINS = 10
+DEFAULT_DIVERSITY_BATCHES = 20
+TEXTS_PER_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a batch is blocked. None switches a rule off."""
+
+    min_entropy_ratio: float | None = 0.5       # collapse: entropy below this share of the first batch's ...
+    max_top_share: float | None = 0.9           # ... or one label above this share of the batch
+    max_js: float | None = 0.1                  # Jensen-Shannon divergence (bits) from the first batch
+    max_flip_rate: float | None = 0.15          # anchor labels changed since the first anchor run
+    max_gold_drop: float | None = 0.10          # anchor agreement with gold fell this far below the first run's
+    max_cross_family_disagreement: float | None = 0.35
+    max_ece: float | None = 0.15                # on the gold slice, when the labeler reports confidence
+    min_auroc: float | None = None
+    min_distinct_2: float | None = None         # lexical diversity of the outputs
+
+    LABELS = {
+        "min_entropy_ratio": "entropy ratio ≥", "max_top_share": "top-label share ≤", "max_js": "JS divergence ≤",
+        "max_flip_rate": "anchor flip rate ≤", "max_gold_drop": "drop in anchor agreement with gold ≤",
+        "max_cross_family_disagreement": "cross-family disagreement ≤", "max_ece": "ECE ≤",
+        "min_auroc": "AUROC ≥", "min_distinct_2": "distinct-2 ≥",
+    }
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+                raise ValueError(f"threshold {f.name} must be a number or empty; got {v!r}")
+            if not 0 <= v <= 1:
+                raise ValueError(f"threshold {f.name} must lie in [0, 1]; got {v}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Thresholds:
+        if not d:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown monitor thresholds: {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**{k: (None if v is None else float(v)) for k, v in d.items()})
+
+
+def thresholds_for(db: Database, task: Task) -> Thresholds:
+    return Thresholds.from_dict(gate_store.current_thresholds(db, task.task_id))
+
+
+def save_thresholds(db: Database, task: Task, thresholds: Thresholds, *, user: str) -> None:
+    gate_store.save_thresholds(db, task.task_id, thresholds.to_dict(), created_by=user)
+
+
+def _bounds(task: Task):
+    if task.kind == "ordinal":
+        return tuple(task.spec["scale"])
+    if task.kind == "continuous":
+        return tuple(task.spec["range"])
+    return None
+
+
+# -- the anchor set ---------------------------------------------------------------------------
+def draw_anchor_set(db: Database, task: Task, *, size: int, seed: int = 0, stratify_by: str | None = None,
+                    created_by: str | None = None) -> list[str]:
+    """Draw the task's fixed anchor set from its gold items (stratified, reproducible from `seed`).
+
+    Every batch run re-labels it (as batch ``anchor:<batch>``); redrawing starts a new anchor
+    history, so draw it once.
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size: the anchor set needs at least 1 item; got {size!r}")
+    gold = load_gold(db, task)
+    if gold.labels.empty:
+        raise ValueError(f"task {task.name} has no gold items yet: anchors are drawn from gold, so experts "
+                         "must label the calibration set first")
+    if size > gold.n_items:
+        raise ValueError(f"size: only {gold.n_items} gold items can be anchors; got {size}")
+    meta = item_store.item_meta_frame(db, task.task_id)
+    meta = meta[meta["item_id"].isin(set(gold.labels["item_id"]))].reset_index(drop=True)
+    if stratify_by:
+        if stratify_by not in meta.columns:
+            cols = [c for c in meta.columns if c != "item_id"]
+            raise ValueError(f"stratify_by: no metadata column {stratify_by!r}; available: {', '.join(cols) or 'none'}")
+        strata = strata_for(meta[stratify_by]).to_numpy(dtype=object)
+    else:
+        strata = np.array(["all"] * len(meta), dtype=object)
+    idx = stratified_sample(strata, int(size), seed=seed)
+    chosen = meta["item_id"].to_numpy()[np.asarray(idx)].tolist()
+    item_store.record_set_draw(db, task.task_id, "anchor", chosen, seed=seed, stratify_by=stratify_by,
+                               created_by=created_by)
+    return chosen
+
+
+def anchor_set(db: Database, task: Task) -> list[str]:
+    return item_store.current_set(db, task.task_id, "anchor")
+
+
+# -- per-batch metrics ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Monitor:
+    """A labeler's batches, oldest first, with every metric, its breaches and whether it is blocked."""
+
+    task: str
+    labeler: str
+    batches: pd.DataFrame       # one row per batch (see monitor())
+    counts: pd.DataFrame        # batch x label counts
+    thresholds: Thresholds
+    n_anchor_items: int
+
+    @property
+    def latest(self) -> pd.Series | None:
+        return self.batches.iloc[-1] if not self.batches.empty else None
+
+    @property
+    def blocked(self) -> pd.DataFrame:
+        return self.batches[self.batches["blocked"]]
+
+
+def _nan(x) -> float:
+    return float("nan") if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _wilson(k, n) -> Estimate | None:
+    return wilson_interval(int(k), int(n)) if n and n > 0 else None
+
+
+def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | None = None,
+            only_latest: bool = False, diversity_batches: int = DEFAULT_DIVERSITY_BATCHES) -> Monitor:
+    """Per-batch metrics of one labeler (all versions) of a task.
+
+    With `only_latest`, only the first batch (the baseline) and the latest one are computed:
+    what `gate check` needs. Diversity is computed for the last `diversity_batches` batches.
+    """
+    thresholds = thresholds or thresholds_for(db, task)
+    kind, bounds = task.kind, _bounds(task)
+    only = None
+    if only_latest:
+        first, latest = store.first_and_latest_batch(db, task.task_id, labeler)
+        only = [] if first is None else sorted({first, latest})
+    info = store.batches(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only)
+    anchors = anchor_set(db, task)
+    empty = Monitor(task.name, labeler, info.assign(blocked=False, breaches=[[] for _ in range(len(info))]),
+                    pd.DataFrame(), thresholds, len(anchors))
+    if info.empty:
+        return empty
+    out = info.set_index("batch")
+    order = list(out.index)
+
+    # label distribution
+    long = store.label_counts(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only)
+    counts = long.pivot_table(index="batch", columns="label", values="n", aggfunc="sum", fill_value=0)
+    counts = counts.reindex([b for b in order if b in counts.index])
+    if kind in ("categorical", "pairwise", "ordinal"):
+        labels = [lab for lab in task.labels if lab in counts.columns] + \
+                 [c for c in counts.columns if c not in task.labels]
+        counts = counts.reindex(columns=labels, fill_value=0)
+    if not counts.empty:
+        dist = distribution_drift(counts.astype(float), counts.index[0],
+                                  min_entropy_ratio=_or(thresholds.min_entropy_ratio, -1.0),
+                                  max_share=_or(thresholds.max_top_share, 2.0))
+        out = out.join(dist[["entropy", "entropy_ratio", "js", "top_label", "top_share", "collapsed"]])
+    else:
+        out = out.assign(entropy=np.nan, entropy_ratio=np.nan, js=np.nan, top_label=None, top_share=np.nan,
+                         collapsed=False)
+
+    # anchors
+    gold = load_gold(db, task).labels
+    cols = ["anchor_n", "anchor_gold_agreement", "anchor_gold_low", "anchor_gold_high", "anchor_first_agreement",
+            "flip_rate", "flip_low", "flip_high", "gold_drop", "first_anchor_batch"]
+    out = out.assign(**{c: np.nan for c in cols})
+    out["first_anchor_batch"] = None
+    if anchors:
+        a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold, kind=kind, bounds=bounds)
+        a = a[a["batch"].isin(out.index)]
+        first_gold = None
+        for r in a.itertuples(index=False):
+            g, f = _wilson(r.n_gold_same, r.n_gold), _wilson(r.n_first_same, r.n_first)
+            out.loc[r.batch, "anchor_n"] = r.n_anchor
+            out.loc[r.batch, "first_anchor_batch"] = r.first_batch
+            if g is not None:
+                out.loc[r.batch, ["anchor_gold_agreement", "anchor_gold_low", "anchor_gold_high"]] = \
+                    [g.estimate, g.ci_low, g.ci_high]
+                if r.batch == r.first_batch:
+                    first_gold = g.estimate
+            if f is not None:
+                out.loc[r.batch, ["anchor_first_agreement", "flip_rate", "flip_low", "flip_high"]] = \
+                    [f.estimate, 1 - f.estimate, 1 - f.ci_high, 1 - f.ci_low]
+        if first_gold is not None:
+            out["gold_drop"] = first_gold - out["anchor_gold_agreement"]
+
+    # cross-family disagreement
+    x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only).set_index("batch")
+    out["cross_family_pairs"] = x["n_pairs"].reindex(out.index)
+    out["cross_family_disagreement"] = (x["n_disagree"] / x["n_pairs"]).reindex(out.index)
+
+    # confidence vs correctness on the gold slice
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    per_batch, per_bin = store.calibration_counts(db, task.task_id, labeler, gold, edges, kind=kind, bounds=bounds,
+                                                  only=only)
+    out = out.join(calibration_table(per_batch, per_bin))
+
+    # diversity of the outputs, recent batches only
+    out = out.assign(distinct_1=np.nan, distinct_2=np.nan, semantic_diversity=np.nan)
+    recent = order[-diversity_batches:] if diversity_batches > 0 else []
+    if recent:
+        texts = store.output_texts(db, task.task_id, labeler, recent, kind=kind,
+                                   text_columns=list(task.text_columns), per_batch=TEXTS_PER_BATCH, bounds=bounds)
+        for b, grp in texts.dropna(subset=["text"]).groupby("batch"):
+            lex = lexical_diversity(grp["text"].tolist())
+            out.loc[b, ["distinct_1", "distinct_2"]] = [lex["distinct_1"], lex["distinct_2"]]
+            if len(grp) >= 2:
+                out.loc[b, "semantic_diversity"] = semantic_diversity(grp["text"].tolist())["mean_cosine_distance"]
+
+    out["breaches"] = [breaches(row, thresholds) for _, row in out.iterrows()]
+    out["blocked"] = out["breaches"].map(bool)
+    frame = out.reset_index().rename(columns={"index": "batch"})
+    return Monitor(task.name, labeler, frame, counts, thresholds, len(anchors))
+
+
+def _or(v, default):
+    return default if v is None else v
+
+
+def calibration_table(per_batch: pd.DataFrame, per_bin: pd.DataFrame) -> pd.DataFrame:
+    """calib_n, accuracy, auroc and ece per batch from the store's rank sums and bin sums.
+
+    AUROC = (sum of the correct rows' mid-ranks - k(k+1)/2) / (k (n - k)) (Mann-Whitney, as
+    qc.calibration.confidence_auroc_score; NaN when all rows are right or all wrong);
+    ECE = sum over bins |n_correct - sum_conf| / n (as qc.calibration.expected_calibration_error).
+    """
+    cols = ["calib_n", "accuracy", "auroc", "ece"]
+    if per_batch.empty:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="batch"), dtype=float)
+    pb = per_batch.set_index("batch")
+    n, k = pb["n"].astype(float), pb["n_correct"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auroc = (pb["sum_rank_correct"] - k * (k + 1) / 2) / (k * (n - k))
+    auroc = auroc.where((k > 0) & (k < n))
+    gap = (per_bin["n_correct"] - per_bin["sum_conf"]).abs().groupby(per_bin["batch"]).sum()
+    ece = gap.reindex(pb.index) / n
+    return pd.DataFrame({"calib_n": n, "accuracy": k / n, "auroc": auroc, "ece": ece})
+
+
+def breaches(row: pd.Series, t: Thresholds) -> list[str]:
+    """The thresholds a batch's metrics break, as sentences."""
+    out = []
+
+    def val(name):
+        v = row.get(name)
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    if bool(row.get("collapsed")):
+        out.append(f"label distribution collapsed: '{row.get('top_label')}' holds {val('top_share'):.0%} of the labels,"
+                   f" entropy {val('entropy_ratio') or 0:.0%} of the first batch's")
+    checks = [
+        ("js", t.max_js, ">", "label distribution drifted: JS divergence {v:.3f} from the first batch > {t:g}"),
+        ("flip_rate", t.max_flip_rate, ">", "anchor drift: {v:.0%} of anchor labels flipped since the first "
+                                            "anchor run > {t:.0%}"),
+        ("gold_drop", t.max_gold_drop, ">", "anchor agreement with gold fell by {v:.0%} since the first anchor run "
+                                            "> {t:.0%}"),
+        ("cross_family_disagreement", t.max_cross_family_disagreement, ">",
+         "cross-family disagreement {v:.0%} > {t:.0%}"),
+        ("ece", t.max_ece, ">", "calibration: ECE {v:.3f} on the gold slice > {t:g}"),
+        ("auroc", t.min_auroc, "<", "confidence AUROC {v:.2f} on the gold slice < {t:g}"),
+        ("distinct_2", t.min_distinct_2, "<", "lexical diversity: distinct-2 {v:.2f} < {t:g}"),
+    ]
+    for name, limit, op, text in checks:
+        v = val(name)
+        if limit is None or v is None:
+            continue
+        if (op == ">" and v > limit + 1e-12) or (op == "<" and v < limit - 1e-12):
+            out.append(text.format(v=float(v), t=limit))
+    return out

@@ -1,0 +1,212 @@
+"""Per-batch aggregates of one labeler's LLM labels, computed inside DuckDB.
+
+The Monitor page and `labelgate gate check` read these; none of them brings the label rows
+into Python: each returns one row per batch (or per batch and bin / label). The statistics on
+top of the counts live in qc and labelgate/monitor.py.
+
+Batches: the `batch` of llm_labels, where the runner records the anchor re-labels of batch B
+as batch ``anchor:B`` (labelgate/llm/runner.py). Both are attributed to batch B here; an
+imported batch may instead carry the anchor items in B itself. A batch's time is its first
+label's created_at.
+
+Labels are compared in a discrete form ("lab"): the value for categorical and pairwise tasks,
+the nearest scale point for ordinal ones, and the tenth of the range for continuous ones.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from labelgate.store.db import Database
+
+
+def _lab(kind: str, bounds: tuple[float, float] | None, col: str = "value", num: str = "value_num") -> str:
+    if kind in ("categorical", "pairwise"):
+        return col
+    lo, hi = bounds
+    if kind == "ordinal":
+        return f"CAST(least(greatest(round({num}), {int(lo)}), {int(hi)}) AS INTEGER)::VARCHAR"
+    width = float(hi) - float(lo)
+    return f"CAST(least(greatest(floor(({num} - {float(lo)!r}) / {width!r} * 10), 0), 9) AS INTEGER)::VARCHAR"
+
+
+def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None) -> tuple[str, list]:
+    """SQL of one labeler's label rows with the batch they belong to (b) and whether they are an anchor re-run.
+
+    Parameters: task_id, labeler, then the batch list when `only` is given, then the version.
+    """
+    only_sql = ""
+    if only is not None:
+        only_sql = " AND list_contains(?, CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END)"
+    version_sql = " AND version = ?" if version is not None else ""
+    sql = (
+        "SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS b,"
+        " starts_with(batch, 'anchor:') AS anchor_run, item_id, coalesce(shown_order, '') AS so, sample_index,"
+        f" {_lab(kind, bounds)} AS lab, confidence, version, created_at"
+        f" FROM llm_labels WHERE task_id = ? AND labeler = ?{only_sql}{version_sql}"
+    )
+    return sql, ([list(only)] if only is not None else []) + ([version] if version is not None else [])
+
+
+def batches(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
+            only: list[str] | None = None) -> pd.DataFrame:
+    """One row per batch, oldest first: batch, first_at, n_labels (the batch's own rows), n_items,
+    n_anchor_labels (rows of its anchor re-run), versions (comma-separated)."""
+    rows, extra = _rows(kind, bounds, only)
+    with db.connect() as con:
+        return con.execute(
+            f"WITH r AS ({rows}) SELECT b AS batch, min(created_at) AS first_at,"
+            " count(*) FILTER (WHERE NOT anchor_run) AS n_labels,"
+            " count(DISTINCT item_id) FILTER (WHERE NOT anchor_run) AS n_items,"
+            " count(*) FILTER (WHERE anchor_run) AS n_anchor_labels,"
+            " string_agg(DISTINCT version, ',' ORDER BY version) AS versions"
+            " FROM r GROUP BY b ORDER BY first_at, b", [task_id, labeler, *extra]).df()
+
+
+def first_and_latest_batch(db: Database, task_id: int, labeler: str) -> tuple[str | None, str | None]:
+    """The labeler's oldest and newest batch (by first label), anchor re-runs counted with their batch."""
+    with db.connect() as con:
+        rows = con.execute(
+            "WITH t AS (SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS b,"
+            " min(created_at) AS t FROM llm_labels WHERE task_id = ? AND labeler = ? GROUP BY b)"
+            " SELECT arg_min(b, (t, b)), arg_max(b, (t, b)) FROM t", [task_id, labeler]).fetchall()
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+def label_counts(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
+                 only: list[str] | None = None) -> pd.DataFrame:
+    """Long table batch, label, n of the batches' own rows (anchor re-runs left out)."""
+    rows, extra = _rows(kind, bounds, only)
+    with db.connect() as con:
+        return con.execute(f"WITH r AS ({rows}) SELECT b AS batch, lab AS label, count(*) AS n FROM r"
+                           " WHERE NOT anchor_run AND lab IS NOT NULL GROUP BY ALL ORDER BY ALL",
+                           [task_id, labeler, *extra]).df()
+
+
+def _gold_frame(gold: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"item_id": gold["item_id"].astype(object).to_numpy(),
+                         "value": gold["value"].astype(object).to_numpy(),
+                         "value_num": pd.to_numeric(gold["value_num"], errors="coerce").to_numpy(dtype=float)})
+
+
+def anchor_agreement(db: Database, task_id: int, labeler: str, anchor_ids: list[str], gold: pd.DataFrame, *,
+                     kind: str, bounds=None) -> pd.DataFrame:
+    """Per batch with anchor labels: n_anchor judgments, n_gold / n_gold_same (against gold),
+    n_first / n_first_same (against the same judgment of the first anchor run), first_batch.
+
+    A batch's anchor judgments are its ``anchor:B`` rows, else its own rows on anchor items; the
+    latest per (item, shown order, sample). The first run is the batch whose anchor labels came first.
+    """
+    rows, extra = _rows(kind, bounds, None)
+    anchors = pd.DataFrame({"item_id": pd.Series(list(anchor_ids), dtype=object)})
+    with db.connect() as con:
+        con.register("anchor_items", anchors)
+        con.register("gold_frame", _gold_frame(gold))
+        return con.execute(
+            f"WITH r AS ({rows}),"
+            " a AS (SELECT b, item_id, so, sample_index, lab, created_at FROM r SEMI JOIN anchor_items USING (item_id)"
+            "  QUALIFY row_number() OVER (PARTITION BY b, item_id, so, sample_index"
+            "   ORDER BY anchor_run DESC, created_at DESC) = 1),"
+            " bt AS (SELECT b, min(created_at) AS t FROM a GROUP BY b),"
+            " fb AS (SELECT b FROM bt ORDER BY t, b LIMIT 1),"
+            " f AS (SELECT item_id, so, sample_index, lab AS flab FROM a WHERE b = (SELECT b FROM fb)),"
+            f" g AS (SELECT item_id, {_lab(kind, bounds)} AS glab FROM gold_frame)"
+            " SELECT a.b AS batch, count(*) AS n_anchor, count(g.glab) AS n_gold,"
+            " count(*) FILTER (WHERE a.lab = g.glab) AS n_gold_same, count(f.flab) AS n_first,"
+            " count(*) FILTER (WHERE a.lab = f.flab) AS n_first_same, (SELECT b FROM fb) AS first_batch"
+            " FROM a LEFT JOIN g USING (item_id) LEFT JOIN f USING (item_id, so, sample_index)"
+            " GROUP BY a.b ORDER BY a.b", [task_id, labeler, *extra]).df()
+
+
+_LATEST_FAMILY = """
+    SELECT name, family, version FROM labeler_versions WHERE task_id = ?
+    QUALIFY row_number() OVER (PARTITION BY name ORDER BY created_at DESC) = 1
+"""
+
+
+def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
+                 only: list[str] | None = None, current_only: bool = False) -> pd.DataFrame:
+    """Per batch: n_pairs (item x labeler of another family, both labeled), n_disagree, n_items.
+
+    Each labeler's label of an item is its most frequent one (both orders and samples pooled),
+    anchor re-runs left out. With `current_only`, only the current version of every labeler counts.
+    """
+    with db.connect() as con:
+        fam = con.execute(_LATEST_FAMILY, [task_id]).df()
+    me = fam[fam["name"] == labeler]
+    if me.empty:
+        return pd.DataFrame(columns=["batch", "n_pairs", "n_disagree", "n_items"])
+    family, version = me.iloc[0]["family"], me.iloc[0]["version"]
+    rows, extra = _rows(kind, bounds, only, version if current_only else None)
+    other_version = " AND (l.labeler, l.version) IN (SELECT (name, version) FROM fam)" if current_only else ""
+    with db.connect() as con:
+        return con.execute(
+            f"WITH fam AS ({_LATEST_FAMILY}), r AS ({rows}),"
+            " me AS (SELECT b, item_id, mode(lab) AS lab FROM r WHERE NOT anchor_run GROUP BY b, item_id),"
+            f" o AS (SELECT l.labeler, l.item_id, mode({_lab(kind, bounds, 'l.value', 'l.value_num')}) AS lab"
+            "  FROM llm_labels l WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:')"
+            "  AND l.labeler IN (SELECT name FROM fam WHERE family <> ?)"
+            f"  AND l.item_id IN (SELECT item_id FROM me){other_version} GROUP BY l.labeler, l.item_id)"
+            " SELECT me.b AS batch, count(*) AS n_pairs, count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree,"
+            " count(DISTINCT me.item_id) AS n_items FROM me JOIN o USING (item_id) GROUP BY me.b ORDER BY me.b",
+            [task_id, task_id, labeler, *extra, task_id, family]).df()
+
+
+def calibration_counts(db: Database, task_id: int, labeler: str, gold: pd.DataFrame, edges, *, kind: str,
+                       bounds=None, only: list[str] | None = None,
+                       version: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Confidence against correctness on the gold slice (a batch's rows and anchor re-runs on gold items).
+
+    Returns (per_batch, per_bin): per_batch has batch, n, n_correct and sum_rank_correct (the sum
+    of the mid-ranks of the correct rows' confidence within the batch: the Mann-Whitney U statistic
+    of the AUROC); per_bin has batch, bin, n, sum_conf, n_correct for the confidence bins whose
+    inner edges are `edges[1:-1]` (a bin is (lower, upper], as qc.calibration.reliability_bins).
+    """
+    rows, extra = _rows(kind, bounds, only, version)
+    inner = [float(e) for e in list(edges)[1:-1]]
+    bin_sql = " + ".join(f"(c > {e!r})::INTEGER" for e in inner) or "0"
+    with db.connect() as con:
+        con.register("gold_frame", _gold_frame(gold))
+        base = (f"WITH r AS ({rows}), g AS (SELECT item_id, {_lab(kind, bounds)} AS glab FROM gold_frame),"
+                " j AS (SELECT r.b, r.confidence AS c, (r.lab = g.glab) AS ok FROM r JOIN g USING (item_id)"
+                "  WHERE r.confidence IS NOT NULL AND r.lab IS NOT NULL)")
+        params = [task_id, labeler, *extra]
+        per_batch = con.execute(
+            base + ", rk AS (SELECT b, ok, rank() OVER (PARTITION BY b ORDER BY c)"
+            "  + (count(*) OVER (PARTITION BY b, c) - 1) / 2.0 AS mr FROM j)"
+            " SELECT b AS batch, count(*) AS n, count(*) FILTER (WHERE ok) AS n_correct,"
+            " coalesce(sum(mr) FILTER (WHERE ok), 0) AS sum_rank_correct FROM rk GROUP BY b ORDER BY b",
+            params).df()
+        per_bin = con.execute(
+            base + f" SELECT b AS batch, {bin_sql} AS bin, count(*) AS n, sum(c) AS sum_conf,"
+            " count(*) FILTER (WHERE ok) AS n_correct FROM j GROUP BY ALL ORDER BY ALL", params).df()
+    return per_batch, per_bin
+
+
+def output_texts(db: Database, task_id: int, labeler: str, batch_names: list[str], *, kind: str,
+                 text_columns: list[str], per_batch: int = 100, bounds=None) -> pd.DataFrame:
+    """batch, text: for up to `per_batch` items of each named batch (a fixed pseudo-random choice),
+    the preferred output of a pairwise item (output_1 or output_2 as the labeler chose), else the
+    item's last text column."""
+    rows, extra = _rows(kind, bounds, list(batch_names))
+
+    def path(col: str) -> str:
+        return "$." + json.dumps(col)
+
+    if kind == "pairwise":
+        text = ("CASE me.lab WHEN '1' THEN json_extract_string(i.fields, ?)"
+                " WHEN '2' THEN json_extract_string(i.fields, ?) END")
+        text_params = [path("output_1"), path("output_2")]
+    else:
+        text = "json_extract_string(i.fields, ?)"
+        text_params = [path(text_columns[-1] if text_columns else "text")]
+    with db.connect() as con:
+        return con.execute(
+            f"WITH r AS ({rows}),"
+            " me AS (SELECT b, item_id, mode(lab) AS lab FROM r WHERE NOT anchor_run GROUP BY b, item_id"
+            "  QUALIFY row_number() OVER (PARTITION BY b ORDER BY hash(item_id), item_id) <= ?)"
+            f" SELECT me.b AS batch, {text} AS text FROM me JOIN items i ON i.task_id = ? AND i.item_id = me.item_id"
+            " ORDER BY me.b, me.item_id",
+            [task_id, labeler, *extra, per_batch, *text_params, task_id]).df()
