@@ -285,7 +285,7 @@ def decide(db: Database, task: Task, labeler: str, *, user: User, decision: str,
     the gate is refused: change the criteria (recorded) or the labeler first.
     """
     if not can_decide_gate(user.role):
-        raise GatePermissionError(f"only a lead may approve or refuse a labeler; {user.name} is {user.role}")
+        raise GatePermissionError(f"only a lead may approve or refuse a labeler; {user.name} has the role {user.role}")
     if decision not in ("approve", "refuse"):
         raise ValueError(f"decision must be approve or refuse; got {decision!r}")
     comment = (comment or "").strip()

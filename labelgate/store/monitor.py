@@ -144,11 +144,13 @@ def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=
     with db.connect() as con:
         return con.execute(
             f"WITH fam AS ({_LATEST_FAMILY}), r AS ({rows}),"
-            " me AS (SELECT b, item_id, mode(lab) AS lab FROM r WHERE NOT anchor_run GROUP BY b, item_id),"
-            f" o AS (SELECT l.labeler, l.item_id, mode({_lab(kind, bounds, 'l.value', 'l.value_num')}) AS lab"
+            " me AS (SELECT b, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
+            "  SELECT b, item_id, lab, count(*) AS n FROM r WHERE NOT anchor_run GROUP BY ALL) GROUP BY b, item_id),"
+            " o AS (SELECT labeler, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
+            f"  SELECT l.labeler, l.item_id, {_lab(kind, bounds, 'l.value', 'l.value_num')} AS lab, count(*) AS n"
             "  FROM llm_labels l WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:')"
             "  AND l.labeler IN (SELECT name FROM fam WHERE family <> ?)"
-            f"  AND l.item_id IN (SELECT item_id FROM me){other_version} GROUP BY l.labeler, l.item_id)"
+            f"  AND l.item_id IN (SELECT item_id FROM me){other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
             " SELECT me.b AS batch, count(*) AS n_pairs, count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree,"
             " count(DISTINCT me.item_id) AS n_items FROM me JOIN o USING (item_id) GROUP BY me.b ORDER BY me.b",
             [task_id, task_id, labeler, *extra, task_id, family]).df()
@@ -205,8 +207,50 @@ def output_texts(db: Database, task_id: int, labeler: str, batch_names: list[str
     with db.connect() as con:
         return con.execute(
             f"WITH r AS ({rows}),"
-            " me AS (SELECT b, item_id, mode(lab) AS lab FROM r WHERE NOT anchor_run GROUP BY b, item_id"
+            " me AS (SELECT b, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
+            "  SELECT b, item_id, lab, count(*) AS n FROM r WHERE NOT anchor_run GROUP BY ALL) GROUP BY b, item_id"
             "  QUALIFY row_number() OVER (PARTITION BY b ORDER BY hash(item_id), item_id) <= ?)"
             f" SELECT me.b AS batch, {text} AS text FROM me JOIN items i ON i.task_id = ? AND i.item_id = me.item_id"
             " ORDER BY me.b, me.item_id",
             [task_id, labeler, *extra, per_batch, *text_params, task_id]).df()
+
+
+# -- export ------------------------------------------------------------------------------------
+def llm_items(db: Database, task_id: int, labeler: str, version: str, *, kind: str) -> pd.DataFrame:
+    """One row per item the labeler version labeled (anchor re-runs left out): item_id, value (the
+    most frequent label; NULL for numeric kinds), value_num (mean), confidence (mean), batch (latest),
+    n_judgments."""
+    where = "task_id = ? AND labeler = ? AND version = ? AND NOT starts_with(batch, 'anchor:')"
+    params = [task_id, labeler, version]
+    with db.connect() as con:
+        if kind in ("categorical", "pairwise"):
+            return con.execute(
+                f"WITH c AS (SELECT item_id, value, count(*) AS n FROM llm_labels WHERE {where} GROUP BY ALL),"
+                " m AS (SELECT item_id, first(value ORDER BY n DESC, value) AS value FROM c GROUP BY item_id)"
+                " SELECT a.item_id, m.value, a.value_num, a.confidence, a.batch, a.n_judgments FROM ("
+                "  SELECT item_id, avg(value_num) AS value_num, avg(confidence) AS confidence,"
+                f"  arg_max(batch, created_at) AS batch, count(*) AS n_judgments FROM llm_labels WHERE {where}"
+                "  GROUP BY item_id) a JOIN m USING (item_id) ORDER BY a.item_id", params + params).df()
+        return con.execute(
+            "SELECT item_id, NULL::VARCHAR AS value, avg(value_num) AS value_num, avg(confidence) AS confidence,"
+            f" arg_max(batch, created_at) AS batch, count(*) AS n_judgments FROM llm_labels WHERE {where}"
+            " GROUP BY item_id ORDER BY item_id", params).df()
+
+
+def family_disagreement_items(db: Database, task_id: int, labeler: str, version: str, *, kind: str,
+                              bounds=None) -> list[str]:
+    """Items of the labeler version on which two current labelers of different families give different labels."""
+    lab = _lab(kind, bounds, "l.value", "l.value_num")
+    with db.connect() as con:
+        rows = con.execute(
+            f"WITH fam AS ({_LATEST_FAMILY}),"
+            " mine AS (SELECT DISTINCT item_id FROM llm_labels WHERE task_id = ? AND labeler = ? AND version = ?"
+            "  AND NOT starts_with(batch, 'anchor:')),"
+            " per AS (SELECT labeler, family, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
+            f"  SELECT l.labeler, f.family, l.item_id, {lab} AS lab, count(*) AS n FROM llm_labels l"
+            "  JOIN fam f ON f.name = l.labeler AND f.version = l.version"
+            "  WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:') AND l.item_id IN (SELECT item_id FROM mine)"
+            "  GROUP BY ALL) GROUP BY ALL)"
+            " SELECT DISTINCT a.item_id FROM per a JOIN per b ON a.item_id = b.item_id AND a.family <> b.family"
+            " AND a.lab <> b.lab ORDER BY 1", [task_id, task_id, labeler, version, task_id]).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,40 @@
+"""labelgate export --task T --labeler L --out FILE (.jsonl, .csv or .parquet)"""
+
+from __future__ import annotations
+
+from labelgate import export as exporter
+from labelgate.cli.common import CommandError
+from labelgate.store.tasks import get_task
+from labelgate.store.users import User
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("export", help="write the human gold plus a gated labeler's LLM labels")
+    p.add_argument("--task", required=True)
+    p.add_argument("--labeler", required=True)
+    p.add_argument("--out", required=True, help="output file: .jsonl, .csv or .parquet")
+    p.add_argument("--human-share", type=float, default=exporter.DEFAULT_HUMAN_SHARE,
+                   help="least share of human gold rows, 0.10-0.20 (default 0.10)")
+    p.add_argument("--subsample", action="store_true",
+                   help="when there are too few human rows, export a random subset of the LLM rows that fit")
+    p.add_argument("--drop-family-disagreement", action="store_true",
+                   help="drop items where labelers of different model families disagree")
+    p.add_argument("--min-confidence", type=float, help="drop LLM rows with a lower (or no) confidence")
+    p.add_argument("--force", action="store_true",
+                   help="export without a fresh gate approval (recorded in the audit log)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --subsample")
+    p.set_defaults(func=_export)
+
+
+def _export(args) -> int:
+    exporter.format_for(args.out)
+    task = get_task(args.db, args.task)
+    try:
+        report = exporter.export(args.db, task, args.labeler, args.out, user=User("cli", "engineer"),
+                                 human_share=args.human_share, subsample=args.subsample,
+                                 drop_family_disagreement=args.drop_family_disagreement,
+                                 min_confidence=args.min_confidence, force=args.force, seed=args.seed)
+    except exporter.ExportRefused as exc:
+        raise CommandError(f"export refused: {exc}") from None
+    print(f"wrote {report.path} ({report.format}): {report.summary()}")
+    return 0

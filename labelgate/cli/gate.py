@@ -1,0 +1,83 @@
+"""labelgate gate evaluate | approve | refuse | check --task T --labeler L
+
+`check` exits 0 only if the labeler's current version holds a fresh approval and its latest
+batch is not blocked; otherwise 1, with the reasons (one per line, or in --json).
+"""
+
+from __future__ import annotations
+
+import json
+
+from labelgate import gate
+from labelgate.cli.common import CommandError, login
+from labelgate.store.tasks import get_task
+from labelgate.store.users import User
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("gate", help="evaluate, approve, refuse and check a labeler against its task's gate")
+    sub = p.add_subparsers(dest="gate_command", metavar="ACTION", required=True)
+    e = sub.add_parser("evaluate", help="evaluate the labeler's current version (recorded in the audit log)")
+    _common(e)
+    e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    e.set_defaults(func=_evaluate)
+    for name, verb in (("approve", "approve"), ("refuse", "refuse")):
+        d = sub.add_parser(name, help=f"{verb} the labeler's current version (a lead only)")
+        _common(d)
+        d.add_argument("--user", required=True, help="the lead deciding (asked for their password)")
+        d.add_argument("--comment", required=True, help="why")
+        d.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        d.set_defaults(func=_decide, decision=name)
+    c = sub.add_parser("check", help="exit 0 only with a fresh approval and an unblocked latest batch")
+    _common(c)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_check)
+
+
+def _common(p) -> None:
+    p.add_argument("--task", required=True)
+    p.add_argument("--labeler", required=True)
+
+
+def _evaluate(args) -> int:
+    task = get_task(args.db, args.task)
+    ev = gate.evaluate(args.db, task, args.labeler)
+    gate.record_evaluation(args.db, ev, User("cli", "engineer"))
+    if args.json:
+        print(json.dumps(ev.to_dict(), indent=2, default=str))
+    else:
+        print(f"{args.labeler} (version {ev.fingerprint.labeler_version}) on {task.name}: {ev.verdict.upper()}")
+        for r in ev.evidence().itertuples(index=False):
+            print(f"  [{r.result:7}] {r.criterion}: {r.reason}")
+            if r.evidence:
+                print(f"            {r.evidence}")
+    return 0 if ev.result.passed else 1
+
+
+def _decide(args) -> int:
+    task = get_task(args.db, args.task)
+    user = login(args.db, args.user, args.password_stdin)
+    try:
+        event_id, ev = gate.decide(args.db, task, args.labeler, user=user, decision=args.decision,
+                                   comment=args.comment)
+    except gate.GatePermissionError as exc:
+        raise CommandError(str(exc)) from None
+    word = "approved" if args.decision == "approve" else "refused"
+    print(f"{args.labeler} version {ev.fingerprint.labeler_version} {word} by {user.name} "
+          f"(gate {ev.verdict}; audit row {event_id})")
+    return 0
+
+
+def _check(args) -> int:
+    task = get_task(args.db, args.task)
+    result = gate.check(args.db, task, args.labeler)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif result.ok:
+        print(f"OK: {args.labeler} {result.status.describe()}; latest batch {result.latest_batch} is not blocked")
+    else:
+        print(f"NOT OK: {args.labeler} (version {result.status.current.labeler_version}) may not label for "
+              f"{task.name}:")
+        for reason in result.reasons:
+            print(f"  - {reason}")
+    return 0 if result.ok else 1
