@@ -15,7 +15,8 @@ import sys
 from labelgate.cli.common import CommandError
 from labelgate.store import Database, DatabaseBusyError, default_db_path
 
-COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report", "labelers", "run"]
+COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report", "labelers", "run", "gate", "export",
+                   "anchors"]
 
 
 def build_parser() -> argparse.ArgumentParser:
