@@ -139,7 +139,7 @@ if gold.n_items == 0:
                "calibration set on the Label page; disputes are settled on the Review page.")
     st.stop()
 
-chosen = st.multiselect("Labelers", list(refs["name"]), default=list(refs["name"]), key="cal_labelers")
+chosen = st.multiselect("Labelers", list(refs["name"]), default=list(refs["name"]), key=f"cal_labelers_{task_name}")
 if not chosen:
     st.info("Choose at least one labeler.")
     st.stop()
@@ -168,7 +168,7 @@ missing = [n for n, d in datas.items() if d.pairs.empty]
 if missing:
     st.warning(f"No labels on gold items from: {', '.join(missing)}.")
 
-focus = st.segmented_control("Look at", chosen, default=chosen[0], key="cal_focus") or chosen[0]
+focus = st.segmented_control("Look at", chosen, default=chosen[0], key=f"cal_focus_{task_name}") or chosen[0]
 if focus not in datas:
     focus = chosen[0]
 data = datas[focus]
