@@ -21,6 +21,8 @@ PAGES = {
     "review": ("pages/review.py", "Review", ":material/rate_review:"),
     "data": ("pages/data.py", "Data", ":material/database:"),
     "admin": ("pages/admin.py", "Users", ":material/group:"),
+    "monitor": ("pages/monitor.py", "Monitor", ":material/monitoring:"),
+    "gate": ("pages/gate.py", "Gate", ":material/verified:"),
 }
 
 
