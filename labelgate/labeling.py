@@ -17,6 +17,11 @@ from labelgate.tasks import Task
 from qc.sampling import stratified_sample
 
 DEFAULT_CALIBRATION_SIZE = 300
+# Test-retest: this share of each expert's labeled items comes back to them, blind, once they
+# have answered RETEST_AFTER_ITEMS more items or RETEST_AFTER_HOURS have passed.
+RETEST_SHARE = 0.10
+RETEST_AFTER_ITEMS = 20
+RETEST_AFTER_HOURS = 24.0
 
 
 def strata_for(values: pd.Series, *, max_levels: int = 20, n_bins: int = 4) -> pd.Series:
@@ -82,16 +87,55 @@ class QueueItem:
     shown_order: str | None   # pairwise only
     done: int                 # answered so far by this expert
     total: int                # answered + still open to this expert
+    round: int = 1            # 2: a blind retest of an item this expert labeled before
 
 
-def next_item(db: Database, task: Task, rater: str) -> QueueItem | None:
-    """The item this expert should see now, or None when their queue is empty."""
-    snap = label_store.queue_snapshot(db, task.task_id, rater, task.experts_per_item)
+def picked_for_retest(rater: str, item_id: str, share: float) -> bool:
+    """Whether this expert's label of this item is re-asked: a stable pseudo-random `share` of items."""
+    digest = hashlib.sha256(f"retest\x00{rater}\x00{item_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
+
+
+def due_retest(history: pd.DataFrame, rater: str, *, share: float = RETEST_SHARE,
+               after_items: int = RETEST_AFTER_ITEMS, after_hours: float = RETEST_AFTER_HOURS,
+               now: pd.Timestamp | None = None) -> str | None:
+    """The first item of `history` (the expert's labeled answers, oldest first: item_id, round,
+    created_at) picked for a retest, not yet retested, and followed by `after_items` more answers
+    or older than `after_hours`."""
+    if share <= 0 or history.empty:
+        return None
+    first = history[history["round"] == 1].reset_index(drop=True)
+    retested = set(history.loc[history["round"] == 2, "item_id"])
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    created = pd.to_datetime(first["created_at"], utc=True)
+    for pos, (item_id, when) in enumerate(zip(first["item_id"], created, strict=True)):
+        if item_id in retested or not picked_for_retest(rater, item_id, share):
+            continue
+        if len(first) - 1 - pos >= after_items or (now - when).total_seconds() >= after_hours * 3600:
+            return item_id
+    return None
+
+
+def next_item(db: Database, task: Task, rater: str, *, retest_share: float = RETEST_SHARE,
+              retest_after_items: int = RETEST_AFTER_ITEMS,
+              retest_after_hours: float = RETEST_AFTER_HOURS) -> QueueItem | None:
+    """The item this expert should see now, or None when their queue is empty.
+
+    A due retest (see `due_retest`) comes first; it is shown exactly like any other item (blind,
+    same order rule) and its answer is stored as round 2.
+    """
+    def pick(history: pd.DataFrame) -> str | None:
+        return due_retest(history, rater, share=retest_share, after_items=retest_after_items,
+                          after_hours=retest_after_hours)
+
+    snap = label_store.queue_snapshot(db, task.task_id, rater, task.experts_per_item,
+                                      pick_retest=pick if retest_share > 0 else None)
     item_id = snap["item_id"]
     if item_id is None:
         return None
     order = shown_order(rater, item_id) if task.kind == "pairwise" else None
-    return QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"])
+    return QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"],
+                     snap["round"])
 
 
 def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",
@@ -112,4 +156,4 @@ def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, stat
         value, value_num = task.normalize_value(answer)
     label_store.append_human_label(db, task_id=task.task_id, item_id=item.item_id, rater=rater, status=status,
                                    value=value, value_num=value_num, shown_order=item.shown_order,
-                                   comment=(comment or "").strip() or None)
+                                   comment=(comment or "").strip() or None, round=item.round)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import pyarrow as pa
 
@@ -79,19 +81,30 @@ def append_human_label(
         raise DuplicateLabelError(f"{rater} has already answered item {item_id}") from None
 
 
-def queue_snapshot(db: Database, task_id: int, rater: str, experts_per_item: int) -> dict:
+def queue_snapshot(db: Database, task_id: int, rater: str, experts_per_item: int, *,
+                   pick_retest: Callable[[pd.DataFrame], str | None] | None = None) -> dict:
     """Everything the Label page needs after each answer, in one open of the file.
 
     The next calibration item for `rater` (never one they answered; only items that still
     need labels; in the set's order, so experts overlap on the same items first), its fields,
     and progress: how many set items the rater answered and how many are still open to them.
+    With `pick_retest`, it is given the rater's labeled answers (item_id, round, created_at,
+    oldest first) and may name an item to ask again instead (then "round" is 2).
     """
     with db.connect() as con:
         item_id, n_open, n_done = fetch_one(con, _QUEUE, [task_id, task_id, rater, task_id, experts_per_item])
+        round_ = 1
+        if pick_retest is not None:
+            history = con.execute(
+                "SELECT item_id, round, created_at FROM human_labels WHERE task_id = ? AND rater = ?"
+                " AND status = 'label' ORDER BY label_id", [task_id, rater]).df()
+            retest = pick_retest(history)
+            if retest is not None:
+                item_id, round_ = retest, 2
         fields = None
         if item_id is not None:
             (fields,) = fetch_one(con, "SELECT fields FROM items WHERE task_id = ? AND item_id = ?", [task_id, item_id])
-    return {"item_id": item_id, "fields": fields, "done": n_done, "open": n_open}
+    return {"item_id": item_id, "fields": fields, "done": n_done, "open": n_open, "round": round_}
 
 
 _QUEUE = """
