@@ -18,7 +18,8 @@ Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria re
   rater (an external reference such as the demo's MT-Bench majority, or one expert). It is then
   skipped and the evaluation says so; with two or more experts it is computed and must pass;
 - optional ``ece`` < 0.1 (only when the labeler reports confidence), ``anchor_flip_rate`` < 0.15
-  (latest batch against the first anchor run), ``cross_family_disagreement`` < 0.3.
+  (latest batch against the first anchor run), ``cross_family_disagreement`` < 0.35 (qc's 0.3 is
+  reached by a labeler that matches gold exactly whenever the other families err on 30% of items).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from qc.gate import default_criteria as qc_default_criteria
 from qc.uncertainty import wilson_interval
 
 AGREEMENT_THRESHOLD = 0.4
+CROSS_FAMILY_THRESHOLD = 0.35
 MIN_CONFIDENCE_ROWS = 20
 
 
@@ -65,6 +67,8 @@ def default_criteria(task: Task) -> list[Criterion]:
                                     "and skipped when the gold comes from a single rater")
         elif c.metric == "anchor_flip_rate":
             c = replace(c, threshold=0.15)
+        elif c.metric == "cross_family_disagreement":
+            c = replace(c, threshold=CROSS_FAMILY_THRESHOLD)
         out.append(c)
     return out
 
@@ -285,7 +289,8 @@ def decide(db: Database, task: Task, labeler: str, *, user: User, decision: str,
     the gate is refused: change the criteria (recorded) or the labeler first.
     """
     if not can_decide_gate(user.role):
-        raise GatePermissionError(f"only a lead may approve or refuse a labeler; {user.name} has the role {user.role}")
+        raise GatePermissionError(f"only a lead may approve or refuse a labeler; {user.name} has the role "
+                                  f"{user.role}")
     if decision not in ("approve", "refuse"):
         raise ValueError(f"decision must be approve or refuse; got {decision!r}")
     comment = (comment or "").strip()

@@ -50,7 +50,7 @@ class Thresholds:
     max_js: float | None = 0.1                  # Jensen-Shannon divergence (bits) from the first batch
     max_flip_rate: float | None = 0.15          # anchor labels changed since the first anchor run
     max_gold_drop: float | None = 0.10          # anchor agreement with gold fell this far below the first run's
-    max_cross_family_disagreement: float | None = 0.35
+    max_cross_family_disagreement: float | None = 0.4   # per batch: noisier than the gate's overall 0.3
     max_ece: float | None = 0.15                # on the gold slice, when the labeler reports confidence
     min_auroc: float | None = None
     min_distinct_2: float | None = None         # lexical diversity of the outputs

@@ -1,0 +1,138 @@
+"""Monitor: a generated batch history whose labeler silently changes at batch k is flagged at k only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate import gate
+from labelgate import monitor as mon
+from labelgate.cli import main as cli
+from labelgate.demo import PROMPT
+from labelgate.gold import load_gold
+from labelgate.labelers import LabelerConfig
+from labelgate.store.labelers import save_labeler
+from labelgate.store.labels import append_llm_labels
+from labelgate.store.tasks import get_task
+from labelgate.store.users import User
+from qc.calibration import confidence_auroc_score, expected_calibration_error
+
+DRIFTY = LabelerConfig(name="Drifty", provider="openai", model="gpt-4o", family="gpt", prompt_template=PROMPT)
+LEAD = User("lead", "lead")
+
+
+def add_batch(db, task, gold: pd.DataFrame, name: str, item_ids: list[str], anchors: list[str], *,
+              drifted: bool, seed: int, version: str) -> None:
+    """One batch of Drifty's labels plus its anchor re-run ("anchor:<name>"), as the runner records them.
+
+    Normal: the gold label with 3% noise, confidence 0.97 when right and 0.55 when wrong.
+    Drifted: every batch label is "1" (a collapsed distribution) and every anchor label is flipped.
+    """
+    rng = np.random.default_rng(seed)
+    truth = gold.set_index("item_id")["value"]
+    flip = {"1": "2", "2": "1"}
+    rows = []
+    for batch, ids, is_anchor in ((name, item_ids, False), (f"anchor:{name}", anchors, True)):
+        for item in ids:
+            right = truth[item]
+            if drifted:
+                value = flip[right] if is_anchor else "1"
+            else:
+                value = right if rng.random() > 0.03 else flip[right]
+            rows.append({"task_id": task.task_id, "item_id": item, "labeler": "Drifty", "version": version,
+                         "batch": batch, "sample_index": 0, "shown_order": "12", "value": value,
+                         "confidence": 0.97 if value == right else 0.55, "source": "run"})
+    append_llm_labels(db, pd.DataFrame(rows))
+
+
+def history(db, *, n_batches: int, drift_at: int | None, n_anchors: int = 40):
+    """The demo task with a new labeler Drifty and `n_batches` batches b01..; drift from batch `drift_at` (1-based)."""
+    task = get_task(db, "mt-bench")
+    version = save_labeler(db, task.task_id, DRIFTY, created_by="test")
+    anchors = mon.draw_anchor_set(db, task, size=n_anchors, seed=1, created_by="test")
+    gold = load_gold(db, task).labels
+    ids = list(gold["item_id"])
+    for i in range(1, n_batches + 1):
+        half = ids[:100] if i % 2 else ids[100:]
+        add_batch(db, task, gold, f"b{i:02d}", half, anchors, drifted=drift_at is not None and i >= drift_at,
+                  seed=i, version=version)
+    return task, anchors
+
+
+def test_the_monitor_flags_the_batch_where_the_labeler_changes_and_not_the_earlier_ones(demo_db):
+    task, anchors = history(demo_db, n_batches=6, drift_at=6)
+    m = mon.monitor(demo_db, task, "Drifty")
+    frame = m.batches.set_index("batch")
+    assert list(frame.index) == [f"b{i:02d}" for i in range(1, 7)]
+    assert list(m.blocked["batch"]) == ["b06"]
+    b06 = frame.loc["b06"]
+    assert b06["collapsed"] and b06["top_label"] == "1" and b06["top_share"] == 1.0
+    assert b06["flip_rate"] > 0.9 and b06["anchor_gold_agreement"] < 0.1
+    assert any("collapsed" in s for s in b06["breaches"])
+    assert any("anchor drift" in s for s in b06["breaches"])
+    earlier = frame.loc[[f"b{i:02d}" for i in range(1, 6)]]
+    assert (earlier["flip_rate"] < 0.15).all() and not earlier["collapsed"].any()
+    assert earlier["anchor_n"].eq(len(anchors)).all()
+    assert earlier["first_anchor_batch"].eq("b01").all()
+    assert (earlier["auroc"] > 0.9).all() and (earlier["ece"] < 0.1).all()
+    assert earlier["distinct_2"].notna().all() and earlier["semantic_diversity"].between(0, 1).all()
+
+
+def test_gate_check_passes_before_the_drift_and_fails_after_it(demo_db, capsys):
+    task, anchors = history(demo_db, n_batches=5, drift_at=None)
+    gate.decide(demo_db, task, "Drifty", user=LEAD, decision="approve", comment="steady for five batches")
+    args = ["--db", str(demo_db.path), "gate", "check", "--task", "mt-bench", "--labeler", "Drifty"]
+    assert cli(args) == 0
+    assert "OK: Drifty approved by lead" in capsys.readouterr().out
+
+    gold = load_gold(demo_db, task).labels
+    version = gate.status(demo_db, task, "Drifty").current.labeler_version
+    add_batch(demo_db, task, gold, "b06", list(gold["item_id"][:100]), anchors, drifted=True, seed=6,
+              version=version)
+    assert cli(args) == 1
+    out = capsys.readouterr().out
+    assert "NOT OK" in out and "latest batch b06 is blocked" in out and "collapsed" in out
+    assert gate.status(demo_db, task, "Drifty").state == "approved"  # the approval itself is still fresh
+
+
+def test_calibration_from_sql_counts_equals_qc_on_the_rows(demo_db):
+    task, _ = history(demo_db, n_batches=2, drift_at=None)
+    gold = load_gold(demo_db, task).labels
+    rng = np.random.default_rng(0)
+    rows = []
+    for item in gold["item_id"]:  # coarse confidences: many ties, and values on the bin edges
+        conf = float(rng.choice([0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 0.25]))
+        value = gold.set_index("item_id").loc[item, "value"] if rng.random() < conf else "x"
+        rows.append({"task_id": task.task_id, "item_id": item, "labeler": "Drifty", "version": "v", "batch": "cal",
+                     "value": value, "confidence": conf, "source": "import"})
+    append_llm_labels(demo_db, pd.DataFrame(rows))
+    m = mon.monitor(demo_db, task, "Drifty", diversity_batches=0).batches.set_index("batch")
+    frame = pd.DataFrame(rows).merge(gold[["item_id", "value"]].rename(columns={"value": "gold"}), on="item_id")
+    correct = (frame["value"] == frame["gold"]).to_numpy()
+    assert m.loc["cal", "ece"] == pytest.approx(expected_calibration_error(frame["confidence"], correct), abs=1e-12)
+    assert m.loc["cal", "auroc"] == pytest.approx(confidence_auroc_score(frame["confidence"], correct), abs=1e-12)
+
+
+def test_anchor_set_is_drawn_from_gold_items_only_and_bad_sizes_are_named(db, demo_db, capsys):
+    task = get_task(demo_db, "mt-bench")
+    assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "30"]) == 0
+    assert "anchor set of 30 gold items" in capsys.readouterr().out
+    anchors = mon.anchor_set(demo_db, task)
+    assert len(anchors) == 30 and set(anchors) <= set(load_gold(demo_db, task).labels["item_id"])
+    assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "500"]) == 2
+    assert "size: only 200 gold items can be anchors" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="threshold max_flip_rate must lie in"):
+        mon.Thresholds(max_flip_rate=3)
+    with pytest.raises(ValueError, match="unknown monitor thresholds: flip"):
+        mon.Thresholds.from_dict({"flip": 0.1})
+
+
+def test_saved_thresholds_change_what_blocks_a_batch(demo_db):
+    task, _ = history(demo_db, n_batches=3, drift_at=3)
+    assert list(mon.monitor(demo_db, task, "Drifty").blocked["batch"]) == ["b03"]
+    off = mon.Thresholds(min_entropy_ratio=None, max_top_share=None, max_js=None, max_flip_rate=None,
+                         max_gold_drop=None, max_cross_family_disagreement=None, max_ece=None)
+    mon.save_thresholds(demo_db, task, off, user="lead")
+    assert mon.thresholds_for(demo_db, task) == off
+    assert mon.monitor(demo_db, task, "Drifty").blocked.empty
