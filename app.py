@@ -19,10 +19,11 @@ PAGES = {
     "calibrate": ("pages/calibrate.py", "Calibrate", ":material/tune:"),
     "compare": ("pages/compare.py", "Compare", ":material/compare_arrows:"),
     "review": ("pages/review.py", "Review", ":material/rate_review:"),
-    "data": ("pages/data.py", "Data", ":material/database:"),
-    "admin": ("pages/admin.py", "Users", ":material/group:"),
+    "labelers": ("pages/labelers.py", "Labelers", ":material/smart_toy:"),
     "monitor": ("pages/monitor.py", "Monitor", ":material/monitoring:"),
     "gate": ("pages/gate.py", "Gate", ":material/verified:"),
+    "data": ("pages/data.py", "Data", ":material/database:"),
+    "admin": ("pages/admin.py", "Users", ":material/group:"),
 }
 
 

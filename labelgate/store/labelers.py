@@ -51,7 +51,9 @@ _LATEST = """
 
 
 def _config(row: dict) -> LabelerConfig:
-    return LabelerConfig(**{c: row[c] for c in _COLUMNS})
+    # SQL NULLs arrive from DataFrames as NaN, which is truthy: make them None again
+    return LabelerConfig(**{c: (None if not isinstance(row[c], str) and pd.isna(row[c]) else row[c])
+                            for c in _COLUMNS})
 
 
 def current_labelers(db: Database, task_id: int) -> list[LabelerConfig]:

@@ -8,7 +8,7 @@ from labelgate.auth import ROLE_PAGES
 
 PAGE_FILES = {"label": "pages/label.py", "data": "pages/data.py", "admin": "pages/admin.py",
               "calibrate": "pages/calibrate.py", "compare": "pages/compare.py", "review": "pages/review.py",
-              "monitor": "pages/monitor.py", "gate": "pages/gate.py"}
+              "labelers": "pages/labelers.py", "monitor": "pages/monitor.py", "gate": "pages/gate.py"}
 
 
 def test_login_is_required_and_a_wrong_password_is_refused(app_for):
@@ -33,7 +33,8 @@ def test_each_page_runs_for_the_roles_allowed_and_is_unreachable_for_others(app_
     if allowed:
         at.switch_page(PAGE_FILES[page]).run()
         assert not at.exception, at.exception
-        assert at.title[0].value in {"Label", "Data", "Users", "Calibrate", "Compare", "Review", "Monitor", "Gate"}
+        assert at.title[0].value in {"Label", "Data", "Users", "Calibrate", "Compare", "Review", "Labelers",
+                                      "Monitor", "Gate"}
     else:
         # st.navigation holds only the role's own pages, so switching to another raises
         with pytest.raises(Exception, match="Could not find a navigation page"):

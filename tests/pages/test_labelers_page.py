@@ -1,0 +1,73 @@
+"""The Labelers page as an engineer uses it, against the fake model server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from labelgate.llm.service import get_handle
+from labelgate.store.tasks import get_task
+from tests.llm_server import FakeLLMServer
+
+
+def click(at, label: str):
+    at.button[[b.label for b in at.button].index(label)].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def define_local_judge(at, url: str) -> None:
+    at.text_input(key="labelers_name").input("local-judge")
+    at.selectbox(key="labelers_provider").select("openai-compatible")
+    at.text_input(key="labelers_model").input("llama-3-8b-instruct")
+    at.text_input(key="labelers_base_url").input(url)
+    click(at, "Save labeler")
+
+
+def test_engineer_defines_previews_and_runs_a_labeler(app_for, demo_db):
+    with FakeLLMServer() as server:
+        at = app_for("engineer", page="pages/labelers.py")
+        assert at.title[0].value == "Labelers"
+        define_local_judge(at, server.openai_url)
+        assert any("Created labeler local-judge, version" in s.value for s in at.success)
+        # the three preview prompts are rendered from the demo items, both orders each
+        assert sum("Output 1:" in t.value for t in at.text) == 6
+
+        at.selectbox(key="labelers_run_labeler").select("local-judge")
+        at.selectbox(key="labelers_run_items").select("calibration")
+        click(at, "Start run")
+        assert not at.error, [e.value for e in at.error]
+        run_id = at.session_state["labelers_run_id"]
+        assert get_handle(run_id).wait(timeout=120) is not None
+        at.run()
+        assert server.request_count == 400  # 200 calibration items x both orders
+    progress = [p.proto.text for p in at.get("progress")]
+    assert any(f"run {run_id} done: 200 labeled, 0 failed of 200 items" in t for t in progress)
+    task = get_task(demo_db, "mt-bench")
+    with demo_db.connect() as con:
+        n, family = con.execute(
+            "SELECT count(*), any_value(v.family) FROM llm_labels l JOIN labeler_versions v"
+            " ON v.task_id = l.task_id AND v.name = l.labeler AND v.version = l.version"
+            " WHERE l.task_id = ? AND l.labeler = 'local-judge' AND l.batch = 'calibration'",
+            [task.task_id]).fetchall()[0]
+    assert (n, family) == (400, "llama")
+
+
+def test_a_bad_prompt_placeholder_is_refused_with_its_name(app_for, demo_db):
+    at = app_for("engineer", page="pages/labelers.py")
+    at.text_input(key="labelers_name").input("typo-judge")
+    at.text_area(key="labelers_prompt").input("Judge {instruction} please")
+    click(at, "Save labeler")
+    assert "unknown placeholder {instruction}" in at.error[0].value
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM labeler_versions WHERE name = 'typo-judge'").fetchall()[0][0] == 0
+
+
+def test_changing_the_prompt_makes_a_new_version_and_keeps_the_old(app_for, demo_db):
+    at = app_for("engineer", page="pages/labelers.py")
+    at.selectbox(key="labelers_pick").select("GPT-4").run()
+    assert at.text_input(key="labelers_model").value == "gpt-4"
+    at.text_area(key="labelers_prompt").input(at.text_area(key="labelers_prompt").value + "\nBe strict.")
+    click(at, "Save labeler")
+    assert any("Saved GPT-4 as a new version" in s.value for s in at.success)
+    with demo_db.connect() as con:
+        versions = con.execute("SELECT version FROM labeler_versions WHERE name = 'GPT-4' ORDER BY created_at"
+                               ).fetchall()
+    assert len(versions) == 2 and versions[0] != versions[1]
