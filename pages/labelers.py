@@ -50,7 +50,8 @@ def load_into_form(task: Task, name: str | None) -> None:
     c = existing or LabelerConfig(name="new-labeler", provider="openai", model="gpt-4o",
                                   prompt_template=default_template(task), both_orders=task.kind == "pairwise")
     S.update({"labelers_name": c.name, "labelers_provider": c.provider if c.provider in RUN_PROVIDERS else "openai",
-              "labelers_model": c.model, "labelers_family": c.family if existing else "", "labelers_base_url": c.base_url or "",
+              "labelers_model": c.model, "labelers_family": c.family if existing else "",
+              "labelers_base_url": c.base_url or "",
               "labelers_prompt": c.prompt_template or default_template(task), "labelers_temperature": c.temperature,
               "labelers_max_tokens": c.max_tokens, "labelers_samples": c.n_samples,
               "labelers_both_orders": c.both_orders, "labelers_key_env": c.api_key_env or ""})
