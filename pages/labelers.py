@@ -28,8 +28,15 @@ def task_names() -> list[str]:
     return [t.name for t in list_tasks(db)]
 
 
-def flash(kind: str, text: str) -> None:
-    S["labelers_message"] = (kind, text)
+def flash(kind: str, text: str, where: str = "define") -> None:
+    """A message shown once, next to the button that caused it (`where`: define | run)."""
+    S["labelers_message"] = (where, kind, text)
+
+
+def show_flash(where: str) -> None:
+    if S.get("labelers_message", (None,))[0] == where:
+        _, kind, text = S.pop("labelers_message")
+        getattr(st, kind)(text)
 
 
 def form_config(task: Task) -> LabelerConfig:
@@ -97,10 +104,11 @@ def on_start(task_name: str, items: str) -> None:
                 else plan_run(db, task, name, items))
         handle = start_run(db, plan, options, started_by=user.name)
     except (ValueError, LookupError, MissingApiKeyError, PromptTemplateError) as exc:
-        flash("error", f"Not started: {exc}")
+        flash("error", f"Not started: {exc}", "preview" if items == "preview" else "run")
         return
     S["labelers_run_id"] = handle.run_id
-    flash("info", f"Started run {handle.run_id}: {len(plan.units)} items, {plan.n_calls} calls.")
+    flash("info", f"Started run {handle.run_id}: {len(plan.units)} items, {plan.n_calls} calls.",
+          "preview" if items == "preview" else "run")
 
 
 def on_cancel(run_id: int) -> None:
@@ -114,10 +122,10 @@ def on_retry(run_id: int) -> None:
         handle = start_run(db, plan_retry(db, run_id), RunOptions(concurrency=int(S["labelers_concurrency"])),
                            started_by=user.name)
     except (LookupError, ValueError, MissingApiKeyError) as exc:
-        flash("error", f"Not retried: {exc}")
+        flash("error", f"Not retried: {exc}", "run")
         return
     S["labelers_run_id"] = handle.run_id
-    flash("info", f"Retrying the failed items of run {run_id} as run {handle.run_id}.")
+    flash("info", f"Retrying the failed items of run {run_id} as run {handle.run_id}.", "run")
 
 
 @st.fragment(run_every=1.0)
@@ -162,9 +170,6 @@ def run_monitor(run_id: int) -> None:
 # --- page --------------------------------------------------------------------------------------
 
 st.title("Labelers")
-kind_, text_ = S.pop("labelers_message", (None, None))
-if kind_:
-    getattr(st, kind_)(text_)
 names = task_names()
 if not names:
     st.info("There are no tasks yet: create one on the Data page.")
@@ -180,7 +185,7 @@ if labelers:
 else:
     st.info("No labelers yet for this task: define one below.")
 
-define_tab, run_tab, history_tab = st.tabs(["Define and preview", "Run", "Runs"])
+define_tab, run_tab, history_tab = st.tabs(["Define and preview", "Run", "History"])
 
 with define_tab:
     choices = ["(new labeler)"] + [c.name for c in labelers]
@@ -210,6 +215,7 @@ with define_tab:
                  help="Placeholders: the item's fields by name, {item} (all shown fields), {rubric}, {labels}, "
                       "{options}, {task}; pairwise also {first}, {second}. {{ and }} for literal braces.")
     st.button("Save labeler", type="primary", on_click=on_save, args=(task_name,))
+    show_flash("define")
 
     st.subheader("Preview on three items")
     pool = current_set(db, task.task_id, "calibration") or list(get_items(db, task.task_id)["item_id"])
@@ -229,6 +235,7 @@ with define_tab:
         name = (S.get("labelers_name") or "").strip()
         st.button("Send these three to the model", on_click=on_start, args=(task_name, "preview"),
                   disabled=name not in saved, help="Save the labeler first; answers are cached and reused by runs")
+        show_flash("preview")
         if S.get("labelers_run_id"):
             outcomes = run_store.run_outcomes(db, S["labelers_run_id"])
             if not outcomes.empty and (outcomes["batch"] == "preview").any():
@@ -255,6 +262,7 @@ with run_tab:
             config = next(c for c in labelers if c.name == name)
             st.caption(f"Uses version {config.version}; the API key is read from ${key_env_name(config)}.")
             st.button("Start run", type="primary", on_click=on_start, args=(task_name, "run"))
+        show_flash("run")
         if S.get("labelers_run_id"):
             run_monitor(S["labelers_run_id"])
 
@@ -272,7 +280,7 @@ with history_tab:
             st.rerun()
     if labelers:
         with st.expander("Version history"):
-            hist_name = st.selectbox("Labeler", [c.name for c in labelers], key="labelers_hist")
+            hist_name = st.selectbox("History of", [c.name for c in labelers], key="labelers_hist")
             hist = labeler_history(db, task.task_id, hist_name)
             st.dataframe(hist[["version", "model", "temperature", "n_samples", "created_by", "created_at"]],
                          hide_index=True)
