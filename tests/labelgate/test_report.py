@@ -1,0 +1,86 @@
+"""`labelgate report`: the JSON document's exact shape, the demo's published numbers, the table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labelgate.analysis import METRICS_BY_KIND
+from labelgate.cli import main as cli
+from tests.synthetic import TASK, make_biased_task
+
+EST = {"estimate", "ci_low", "ci_high"}
+
+
+def report_json(db, capsys, *args) -> dict:
+    assert cli(["--db", str(db.path), "report", "--resamples", "200", "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def check_est(e: dict) -> None:
+    assert set(e) == EST
+    assert e["ci_low"] <= e["estimate"] <= e["ci_high"]
+
+
+def test_demo_json_shape_and_published_accuracies(demo_db, capsys):
+    doc = report_json(demo_db, capsys, "--task", "mt-bench")
+    assert set(doc) == {"task", "kind", "gold", "humans", "labelers"}
+    assert (doc["task"], doc["kind"]) == ("mt-bench", "pairwise")
+    assert doc["gold"] == {"n_items": 200, "n_disputed": 0}
+    assert set(doc["humans"]) == {"n_raters", "krippendorff_alpha", "pairwise_cohen_kappa"}
+    assert doc["humans"] == {"n_raters": 1, "krippendorff_alpha": None, "pairwise_cohen_kappa": []}
+    by_name = {lab["name"]: lab for lab in doc["labelers"]}
+    assert sorted(by_name) == ["ChatGPT", "GPT-4", "LLaMA2", "PaLM2"]
+    for lab in doc["labelers"]:
+        assert set(lab) == {"name", "family", "version", "n", "metrics"}
+        assert set(lab["metrics"]) <= set(METRICS_BY_KIND["pairwise"])
+        assert not {"mae", "pearson", "spearman"} & set(lab["metrics"])  # not applicable to pairwise
+        for e in lab["metrics"].values():
+            check_est(e)
+    # LLMBar's published numbers (Vanilla_NoRules, mean over both orders)
+    assert by_name["GPT-4"]["metrics"]["accuracy"]["estimate"] == pytest.approx(0.81)
+    assert by_name["ChatGPT"]["metrics"]["accuracy"]["estimate"] == pytest.approx(0.7125)
+    assert by_name["LLaMA2"]["metrics"]["accuracy"]["estimate"] == pytest.approx(0.72)
+    assert (by_name["GPT-4"]["family"], by_name["LLaMA2"]["family"], by_name["PaLM2"]["family"]) == \
+        ("gpt", "llama", "palm")
+    assert by_name["GPT-4"]["n"] == 200 and len(by_name["GPT-4"]["version"]) == 12
+
+
+def test_ordinal_task_with_group_by_and_two_experts(demo_db, capsys):
+    info = make_biased_task(demo_db)
+    doc = report_json(demo_db, capsys, "--task", TASK, "--labeler", "Lengthy", "--group-by", "system")
+    assert doc["kind"] == "ordinal"
+    assert doc["gold"] == {"n_items": 240 - len(info["disputed"]), "n_disputed": len(info["disputed"])}
+    h = doc["humans"]
+    assert h["n_raters"] == 2
+    check_est(h["krippendorff_alpha"])
+    assert h["pairwise_cohen_kappa"] == [{"a": "exp-a", "b": "exp-b", "n": 240,
+                                          "kappa": pytest.approx(h["pairwise_cohen_kappa"][0]["kappa"])}]
+    assert 0.9 < h["pairwise_cohen_kappa"][0]["kappa"] < 1
+    (lab,) = doc["labelers"]
+    assert lab["name"] == "Lengthy" and lab["family"] == "gpt"
+    m = lab["metrics"]
+    assert {"quadratic_kappa", "spearman", "kendall_tau", "mae", "rmse", "mean_signed_error"} <= set(m)
+    assert {"pearson_grouped", "spearman_grouped", "kendall_tau_grouped"} <= set(m)
+    assert "macro_f1" not in m
+    for e in m.values():
+        check_est(e)
+    assert 0.3 < m["mean_signed_error"]["estimate"] < 0.6 and m["mean_signed_error"]["ci_low"] > 0
+
+
+def test_table_without_json_is_readable(demo_db, capsys):
+    assert cli(["--db", str(demo_db.path), "report", "--task", "mt-bench", "--resamples", "100"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "task mt-bench (pairwise): 200 gold items, 0 in dispute"
+    header = next(line for line in out if line.startswith("labeler"))
+    assert header.split()[:5] == ["labeler", "family", "version", "n", "accuracy"]
+    gpt4 = next(line for line in out if line.startswith("GPT-4"))
+    assert "0.810 [" in gpt4 and " gpt " in gpt4
+
+
+def test_bad_input_gets_a_clear_message(demo_db, capsys):
+    assert cli(["--db", str(demo_db.path), "report", "--task", "mt-bench", "--labeler", "Nope"]) == 2
+    assert "no labeler named Nope" in capsys.readouterr().err
+    assert cli(["--db", str(demo_db.path), "report", "--task", "mt-bench", "--group-by", "domain"]) == 2
+    assert "no metadata column 'domain'" in capsys.readouterr().err
