@@ -102,6 +102,15 @@ def _as_text(col: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
+def _as_number(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(numbers, present): numeric columns (Parquet, JSON) pass through; text is parsed."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        num = col.astype(float)
+        return num, num.notna()
+    text = _as_text(col)
+    return pd.to_numeric(text, errors="coerce").astype(float), text.notna()
+
+
 def _missing_columns(frame: pd.DataFrame, required, name: str, hint: str = "") -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -215,19 +224,20 @@ def validate_labels(parsed: ParsedFile, task: Task, *, source: str, known_items:
     for col, s in (("item_id", item), ("rater", rater)):
         if s.isna().any():
             problems.append(f"column {col}: empty in {_rows(s.isna())}")
-    unknown = item.notna() & ~item.isin(known_items)
+    # an Arrow-backed array, not the set: isin would convert a Python set element by element
+    known = pd.array(sorted(known_items), dtype="string[pyarrow]")
+    unknown = item.notna() & ~item.isin(known)
     if unknown.any():
         sample = ", ".join(sorted(set(item[unknown]))[:5])
         problems.append(f"column item_id: unknown item ids ({sample}) in {_rows(unknown)}; import the items first")
     value, value_num, bad = task.normalize_values(frame["value"], allow_fractional=(source == "llm"))
     if bad.any():
         problems.append(f"column value: not {task.describe_values()} in {_rows(bad)}")
-    out = pd.DataFrame({"item_id": item.astype(object), "rater": rater.astype(object), "value": value,
+    out = pd.DataFrame({"item_id": item, "rater": rater, "value": value,
                         "value_num": value_num})
     if "confidence" in frame.columns:
-        raw = _as_text(frame["confidence"])
-        conf = pd.to_numeric(raw, errors="coerce").astype(float)
-        badc = raw.notna() & (conf.isna() | (conf < 0) | (conf > 1))
+        conf, present = _as_number(frame["confidence"])
+        badc = present & (conf.isna() | (conf < 0) | (conf > 1))
         if badc.any():
             problems.append(f"column confidence: not a number from 0 to 1 in {_rows(badc)}")
         out["confidence"] = conf
@@ -246,16 +256,15 @@ def validate_labels(parsed: ParsedFile, task: Task, *, source: str, known_items:
     else:
         out["shown_order"] = None
     if "sample_index" in frame.columns:
-        raw = _as_text(frame["sample_index"])
-        si = pd.to_numeric(raw, errors="coerce")
-        badsi = raw.notna() & (si.isna() | (si < 0) | (si != si.round()))
+        si, present = _as_number(frame["sample_index"])
+        badsi = present & (si.isna() | (si < 0) | (si != si.round()))
         if badsi.any():
             problems.append(f"column sample_index: not a whole number >= 0 in {_rows(badsi)}")
         out["sample_index"] = si.fillna(0).astype(int)
     else:
         out["sample_index"] = 0
     if "batch" in frame.columns:
-        out["batch"] = _as_text(frame["batch"]).fillna(batch or "default").astype(object)
+        out["batch"] = _as_text(frame["batch"]).fillna(batch or "default")
     else:
         out["batch"] = batch or "default"
     out["comment"] = _as_text(frame["comment"]).astype(object) if "comment" in frame.columns else None
