@@ -66,13 +66,14 @@ with left:
     st.plotly_chart(figures.agreement_matrix(matrix, families, metric="agreement"), key="cmp_matrix_chart")
 with right:
     st.markdown(f"**Pairwise {metric}**")
+    st.caption(f"gold = the human gold ({gold.n_items} items; {gold.n_disputed} in dispute left out). Raters are "
+               "grouped by family (in brackets); white squares outline families with several labelers. Against "
+               "the gold, a pairwise labeler's agreement is its accuracy over both presentation orders.")
     shown = matrix.copy()
     shown.index = [f"{r} ({families.get(r, '')})" for r in shown.index]
     shown.columns = list(shown.index)
-    st.dataframe(shown.round(3), key="cmp_matrix")
-    st.caption(f"gold = the human gold ({gold.n_items} items; {gold.n_disputed} in dispute left out). Raters are "
-               "grouped by family; white squares outline families with several labelers. Against the gold, a "
-               "pairwise labeler's agreement is its accuracy over both presentation orders.")
+    with st.expander("As a table"):
+        st.dataframe(shown.round(3), key="cmp_matrix")
 
 st.subheader("Items on which labelers of different families disagree")
 if disagreements.empty:
@@ -97,8 +98,10 @@ if involving:
     view = view[view.apply(involved, axis=1)] if not view.empty else view
 if gold_only and review.GOLD in view.columns:
     view = view[view[review.GOLD].notna()]
-st.caption(f"{len(view)} of {len(disagreements)} items. Empty cells: the labeler's two orders or samples split.")
-st.dataframe(view, hide_index=True, key="cmp_disagreements")
+st.caption(f"{len(view)} of {len(disagreements)} items. \"split\": the labeler's presentation orders or samples "
+           "disagree with each other.")
+st.dataframe(view.astype(object).where(view.notna(), "split") if not task.is_numeric else view, hide_index=True,
+             key="cmp_disagreements")
 if not view.empty:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     item_id = c1.selectbox("Item", list(view["item_id"]), key="cmp_item")

@@ -98,7 +98,9 @@ def agreement_matrix(matrix: pd.DataFrame, families: dict[str, str], *, metric: 
     names = [f"{r} ({families.get(r, '')})" if families.get(r) else r for r in matrix.index]
     m = matrix.copy()
     m.index, m.columns = names, names
-    fig = heatmap(m, f"Pairwise {metric}", x_title="rater", y_title="rater", zmin=0, zmax=1, fmt=".2f",
+    off = matrix.to_numpy(dtype=float)[~np.eye(len(matrix), dtype=bool)]
+    low = float(np.floor(np.nanmin(off) * 10) / 10) if off.size and not np.isnan(off).all() else 0.0
+    fig = heatmap(m, f"Pairwise {metric}", x_title="rater", y_title="rater", zmin=low, zmax=1, fmt=".2f",
                   colorscale="Viridis")
     order = list(matrix.index)
     fams = [families.get(r, r) for r in order]
