@@ -39,6 +39,7 @@ the API returned logprobs, else the model's verbalized confidence. llm_calls kee
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import random
 import threading
@@ -661,5 +662,14 @@ def _answered(record: dict, completion: Completion, task: Task, config: LabelerC
 
 
 def run_sync(db: Database, plan: RunPlan, options: RunOptions = RunOptions(), **kwargs) -> Progress:
-    """execute_run in a fresh event loop (the CLI; a background thread)."""
-    return asyncio.run(execute_run(db, plan, options, **kwargs))
+    """execute_run in a fresh event loop (the CLI; a background thread).
+
+    When this thread already runs an event loop (a notebook, or a library such as
+    Playwright's sync API), asyncio.run would refuse: the run then gets a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(execute_run(db, plan, options, **kwargs))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelgate-run") as pool:
+        return pool.submit(asyncio.run, execute_run(db, plan, options, **kwargs)).result()

@@ -323,3 +323,18 @@ def test_a_missing_key_is_named_and_nothing_is_recorded(tmp_path, server, monkey
     monkeypatch.setenv("MY_JUDGE_KEY", "sk-own-key-456")
     assert run_sync(db, plan_run(db, task, "own", "calibration"), FAST).done == 3
     assert server.requests[-1]["authorization"] == "Bearer sk-own-key-456"
+
+
+def test_run_sync_works_where_an_event_loop_is_already_running(tmp_path, key, server):
+    """As in a notebook, or beside Playwright's sync API in the same test process."""
+    import asyncio
+
+    db, task = make_categorical(tmp_path, 5)
+    labeler(db, task, server)
+
+    async def caller():
+        return run_sync(db, plan_run(db, task, "judge", "calibration"), FAST)
+
+    result = asyncio.run(caller())
+    assert (result.status, result.done, result.failed) == ("done", 5, 0)
+    assert len(_labels(db)) == 5
