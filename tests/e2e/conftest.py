@@ -11,7 +11,9 @@ from tests.e2e.harness import ARTIFACTS, CHROMIUM, IDLE, Server, launch_chromium
 __all__ = ["CHROMIUM", "IDLE", "Server", "log_in", "wait_idle"]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while a
+# browser is open, which would leak into unrelated tests that the same xdist worker runs later.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
