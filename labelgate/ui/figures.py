@@ -11,7 +11,8 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 380, **kw) -> go.Figure:
-    fig.update_layout(title=dict(text=title), height=height, margin=_MARGIN, **kw)
+    kw.setdefault("margin", _MARGIN)
+    fig.update_layout(title=dict(text=title), height=height, **kw)
     return fig
 
 
@@ -33,8 +34,8 @@ def scatter(points: pd.DataFrame, curves: dict[str, tuple[np.ndarray, np.ndarray
     pad = 0.05 * (hi - lo)
     fig.update_xaxes(title_text="human gold", range=[lo - pad, hi + pad])
     fig.update_yaxes(title_text=f"{labeler} score", range=[lo - pad, hi + pad])
-    return _layout(fig, f"{labeler} vs human gold", height=420,
-                   legend=dict(orientation="h", yanchor="bottom", y=-0.3))
+    return _layout(fig, f"{labeler} vs human gold", height=460, margin=dict(l=10, r=10, t=40, b=90),
+                   legend=dict(orientation="h", yanchor="top", y=-0.18))
 
 
 def heatmap(matrix: pd.DataFrame, title: str, *, x_title: str, y_title: str, zmin=None, zmax=None,
@@ -61,7 +62,8 @@ def reliability_diagram(bins: pd.DataFrame, ece: float, *, labeler: str) -> go.F
                                            "<extra></extra>"))
     fig.update_xaxes(title_text="stated confidence", range=[0, 1.02])
     fig.update_yaxes(title_text="share right", range=[0, 1.02])
-    return _layout(fig, f"Reliability of {labeler}'s confidence (ECE {ece:.3f})", height=380)
+    return _layout(fig, f"Reliability of {labeler}'s confidence (ECE {ece:.3f})", height=400,
+                   margin=dict(l=10, r=10, t=40, b=70), legend=dict(orientation="h", yanchor="top", y=-0.2))
 
 
 def slice_bars(table: pd.DataFrame, *, column: str, signed_error: bool) -> go.Figure:
