@@ -6,7 +6,9 @@ Every batch of a labeler gets, from counts computed in DuckDB (labelgate/store/m
   with qc's collapse flag (qc.drift.distribution_drift);
 - anchor drift: agreement of its anchor re-labels with gold and with the labeler's first anchor
   run (flip rate = 1 - that agreement), Wilson intervals as qc.drift.anchor_drift gives them;
-- cross-family disagreement: share of (item, labeler of another family) pairs with another label;
+- cross-family disagreement: share of (item, labeler of another family) pairs with another label
+  (for batches of more than ~150 labels, on a fixed hash sample of about 150 items per batch:
+  enough for a rate, and it keeps 10M labels under the page's time budget);
 - confidence against correctness on the gold slice: accuracy, AUROC and ECE (10 uniform bins,
   the same numbers as qc.calibration's functions, from per-bin sums and rank sums);
 - lexical and semantic diversity of the preferred (pairwise) or labeled outputs, for the most
@@ -31,14 +33,14 @@ from labelgate.store import gate as gate_store
 from labelgate.store import items as item_store
 from labelgate.store import monitor as store
 from labelgate.tasks import Task
+from qc.bias import _wilson as wilson_bounds  # vectorized Wilson bounds, as qc.drift.anchor_drift uses
 from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
-from qc.estimate import Estimate
 from qc.sampling import stratified_sample
-from qc.uncertainty import wilson_interval
 
 N_BINS = 10
 DEFAULT_DIVERSITY_BATCHES = 20
 TEXTS_PER_BATCH = 100
+CROSS_FAMILY_ITEMS = 150     # bigger batches: cross-family disagreement on a fixed 1-in-k hash sample of items
 
 
 @dataclass(frozen=True)
@@ -159,14 +161,6 @@ class Monitor:
         return self.batches[self.batches["blocked"]]
 
 
-def _nan(x) -> float:
-    return float("nan") if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def _wilson(k, n) -> Estimate | None:
-    return wilson_interval(int(k), int(n)) if n and n > 0 else None
-
-
 def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | None = None,
             only_latest: bool = False, diversity_batches: int = DEFAULT_DIVERSITY_BATCHES) -> Monitor:
     """Per-batch metrics of one labeler (all versions) of a task.
@@ -214,25 +208,36 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
     out["first_anchor_batch"] = None
     if anchors:
         a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold, kind=kind, bounds=bounds)
-        a = a[a["batch"].isin(out.index)]
-        first_gold = None
-        for r in a.itertuples(index=False):
-            g, f = _wilson(r.n_gold_same, r.n_gold), _wilson(r.n_first_same, r.n_first)
-            out.loc[r.batch, "anchor_n"] = r.n_anchor
-            out.loc[r.batch, "first_anchor_batch"] = r.first_batch
-            if g is not None:
-                out.loc[r.batch, ["anchor_gold_agreement", "anchor_gold_low", "anchor_gold_high"]] = \
-                    [g.estimate, g.ci_low, g.ci_high]
-                if r.batch == r.first_batch:
-                    first_gold = g.estimate
-            if f is not None:
-                out.loc[r.batch, ["anchor_first_agreement", "flip_rate", "flip_low", "flip_high"]] = \
-                    [f.estimate, 1 - f.estimate, 1 - f.ci_high, 1 - f.ci_low]
+        a = a[a["batch"].isin(out.index)].set_index("batch")
+        g_lo, g_hi = wilson_bounds(a["n_gold_same"], a["n_gold"], 0.95)
+        f_lo, f_hi = wilson_bounds(a["n_first_same"], a["n_first"], 0.95)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_est = a["n_gold_same"] / a["n_gold"].where(a["n_gold"] > 0)
+            f_est = a["n_first_same"] / a["n_first"].where(a["n_first"] > 0)
+
+        def col(values):
+            return pd.Series(np.asarray(values, dtype=float), index=a.index).reindex(out.index)
+
+        out["anchor_n"] = a["n_anchor"].reindex(out.index)
+        out["first_anchor_batch"] = a["first_batch"].reindex(out.index)
+        out["anchor_gold_agreement"] = col(g_est)
+        out["anchor_gold_low"], out["anchor_gold_high"] = col(g_lo), col(g_hi)
+        out["anchor_first_agreement"] = col(f_est)
+        out["flip_rate"] = 1 - out["anchor_first_agreement"]
+        out["flip_low"], out["flip_high"] = 1 - col(f_hi), 1 - col(f_lo)
+        first_b = a["first_batch"].iloc[0] if len(a) else None
+        first_gold = out.loc[first_b, "anchor_gold_agreement"] if first_b in out.index else None
+        if first_gold is not None and pd.isna(first_gold):
+            first_gold = None
         if first_gold is not None:
             out["gold_drop"] = first_gold - out["anchor_gold_agreement"]
 
     # cross-family disagreement
-    x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only).set_index("batch")
+    per_batch = float(out["n_labels"].mean()) if len(out) else 0.0
+    sample = max(1, int(round(per_batch / CROSS_FAMILY_ITEMS))) if len(out) > 1 else 1
+    x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only,
+                           item_sample=sample).set_index("batch")
+    out["cross_family_sample"] = sample
     out["cross_family_pairs"] = x["n_pairs"].reindex(out.index)
     out["cross_family_disagreement"] = (x["n_disagree"] / x["n_pairs"]).reindex(out.index)
 
@@ -254,7 +259,7 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
             if len(grp) >= 2:
                 out.loc[b, "semantic_diversity"] = semantic_diversity(grp["text"].tolist())["mean_cosine_distance"]
 
-    out["breaches"] = [breaches(row, thresholds) for _, row in out.iterrows()]
+    out["breaches"] = [breaches(row, thresholds) for row in out.to_dict("records")]
     out["blocked"] = out["breaches"].map(bool)
     frame = out.reset_index().rename(columns={"index": "batch"})
     return Monitor(task.name, labeler, frame, counts, thresholds, len(anchors))
@@ -284,7 +289,7 @@ def calibration_table(per_batch: pd.DataFrame, per_bin: pd.DataFrame) -> pd.Data
     return pd.DataFrame({"calib_n": n, "accuracy": k / n, "auroc": auroc, "ece": ece})
 
 
-def breaches(row: pd.Series, t: Thresholds) -> list[str]:
+def breaches(row: dict, t: Thresholds) -> list[str]:
     """The thresholds a batch's metrics break, as sentences."""
     out = []
 

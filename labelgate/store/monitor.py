@@ -52,17 +52,20 @@ def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None)
 
 def batches(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
             only: list[str] | None = None) -> pd.DataFrame:
-    """One row per batch, oldest first: batch, first_at, n_labels (the batch's own rows), n_items,
+    """One row per batch, oldest first: batch, first_at, n_labels (the batch's own rows),
     n_anchor_labels (rows of its anchor re-run), versions (comma-separated)."""
     rows, extra = _rows(kind, bounds, only)
     with db.connect() as con:
-        return con.execute(
-            f"WITH r AS ({rows}) SELECT b AS batch, min(created_at) AS first_at,"
-            " count(*) FILTER (WHERE NOT anchor_run) AS n_labels,"
-            " count(DISTINCT item_id) FILTER (WHERE NOT anchor_run) AS n_items,"
-            " count(*) FILTER (WHERE anchor_run) AS n_anchor_labels,"
-            " string_agg(DISTINCT version, ',' ORDER BY version) AS versions"
-            " FROM r GROUP BY b ORDER BY first_at, b", [task_id, labeler, *extra]).df()
+        df = con.execute(
+            f"WITH r AS ({rows}) SELECT b AS batch, version, min(created_at) AS first_at,"
+            " count(*) FILTER (WHERE NOT anchor_run) AS n_labels, count(*) FILTER (WHERE anchor_run) AS n_anchor_labels"
+            " FROM r GROUP BY b, version", [task_id, labeler, *extra]).df()
+    if df.empty:
+        return pd.DataFrame(columns=["batch", "first_at", "n_labels", "n_anchor_labels", "versions"])
+    out = df.groupby("batch").agg(first_at=("first_at", "min"), n_labels=("n_labels", "sum"),
+                                  n_anchor_labels=("n_anchor_labels", "sum"),
+                                  versions=("version", lambda v: ",".join(sorted(set(v))))).reset_index()
+    return out.sort_values(["first_at", "batch"]).reset_index(drop=True)
 
 
 def first_and_latest_batch(db: Database, task_id: int, labeler: str) -> tuple[str | None, str | None]:
@@ -127,11 +130,13 @@ _LATEST_FAMILY = """
 
 
 def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
-                 only: list[str] | None = None, current_only: bool = False) -> pd.DataFrame:
+                 only: list[str] | None = None, current_only: bool = False, item_sample: int = 1) -> pd.DataFrame:
     """Per batch: n_pairs (item x labeler of another family, both labeled), n_disagree, n_items.
 
     Each labeler's label of an item is its most frequent one (both orders and samples pooled),
     anchor re-runs left out. With `current_only`, only the current version of every labeler counts.
+    With `item_sample` k > 1, only the items whose id hashes to 0 modulo k count (a fixed 1-in-k
+    sample of items, the same for every batch and labeler), to bound the work on big batches.
     """
     with db.connect() as con:
         fam = con.execute(_LATEST_FAMILY, [task_id]).df()
@@ -141,19 +146,23 @@ def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=
     family, version = me.iloc[0]["family"], me.iloc[0]["version"]
     rows, extra = _rows(kind, bounds, only, version if current_only else None)
     other_version = " AND (l.labeler, l.version) IN (SELECT (name, version) FROM fam)" if current_only else ""
+    # a few batches: only their items; all batches: a plain scan (a semi-join on most items costs more)
+    semi = "AND l.item_id IN (SELECT item_id FROM me)" if only is not None else ""
     with db.connect() as con:
         return con.execute(
             f"WITH fam AS ({_LATEST_FAMILY}), r AS ({rows}),"
             " me AS (SELECT b, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
-            "  SELECT b, item_id, lab, count(*) AS n FROM r WHERE NOT anchor_run GROUP BY ALL) GROUP BY b, item_id),"
+            "  SELECT b, item_id, lab, count(*) AS n FROM r WHERE NOT anchor_run AND hash(item_id) % ? = 0"
+            "  GROUP BY ALL) GROUP BY b, item_id),"
             " o AS (SELECT labeler, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
             f"  SELECT l.labeler, l.item_id, {_lab(kind, bounds, 'l.value', 'l.value_num')} AS lab, count(*) AS n"
             "  FROM llm_labels l WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:')"
+            "  AND hash(l.item_id) % ? = 0"
             "  AND l.labeler IN (SELECT name FROM fam WHERE family <> ?)"
-            f"  AND l.item_id IN (SELECT item_id FROM me){other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
+            f"  {semi}{other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
             " SELECT me.b AS batch, count(*) AS n_pairs, count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree,"
             " count(DISTINCT me.item_id) AS n_items FROM me JOIN o USING (item_id) GROUP BY me.b ORDER BY me.b",
-            [task_id, task_id, labeler, *extra, task_id, family]).df()
+            [task_id, task_id, labeler, *extra, item_sample, task_id, item_sample, family]).df()
 
 
 def calibration_counts(db: Database, task_id: int, labeler: str, gold: pd.DataFrame, edges, *, kind: str,
