@@ -178,7 +178,8 @@ if data.pairs.empty:
 items = items_of(task_name)
 pairs = data.pairs
 
-tab_agree, tab_bias, tab_corr, tab_pop = st.tabs(["Agreement", "Bias", "Correction", "Population estimate"])
+tab_agree, tab_bias, tab_corr, tab_pop = st.tabs(["Agreement", "Bias", "Correction", "Population estimate"],
+                                                 key="cal_tabs", on_change="rerun")
 
 with tab_agree:
     left, right = st.columns(2)

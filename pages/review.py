@@ -79,7 +79,7 @@ msg = S.pop("rev_message", None)
 if msg:
     getattr(st, msg[0])(msg[1])
 
-tab_queue, tab_humans = st.tabs(["Queue", "Human reliability"])
+tab_queue, tab_humans = st.tabs(["Queue", "Human reliability"], key="rev_tabs", on_change="rerun")
 
 with tab_queue:
     kind = st.segmented_control("Queue", review.QUEUES, key="rev_queue") or review.QUEUES[0]
