@@ -8,7 +8,7 @@ from labelgate.auth import ROLE_PAGES
 from labelgate.demo import load_demo
 from labelgate.store.tasks import list_tasks
 from labelgate.store.users import authenticate, has_users
-from labelgate.ui.session import current_user, get_db, sign_in, sign_out
+from labelgate.ui.session import get_db, resume_session, sign_in, sign_out, sync_cookie
 
 st.set_page_config(page_title="labelgate", page_icon=":material/fact_check:", layout="wide")
 
@@ -52,7 +52,8 @@ def login_page() -> None:
 
 
 ensure_demo()
-user = current_user()
+user = resume_session()
+sync_cookie()
 if user is None:
     st.navigation([st.Page(login_page, title="Log in", icon=":material/login:")], position="hidden").run()
 else:

@@ -6,9 +6,13 @@ import streamlit as st
 
 from labelgate.auth import can_open
 from labelgate.store import Database
+from labelgate.store.sessions import SESSION_HOURS, create_session, revoke_session, session_user
 from labelgate.store.users import User
 
 USER_KEY = "auth_user"  # (name, role) of the signed-in user
+TOKEN_KEY = "auth_token"  # this browser's session token (see labelgate.store.sessions)
+COOKIE_ACTION_KEY = "auth_cookie_action"  # "set" after a login, "clear" after a logout
+COOKIE_NAME = "labelgate_session"
 
 
 @st.cache_resource
@@ -22,13 +26,57 @@ def current_user() -> User | None:
     return User(*pair) if pair else None
 
 
-def sign_in(user: User) -> None:
+def sign_in(user: User, *, remember: bool = True) -> None:
+    """Sign `user` in for this browser session and, with `remember`, for reloads and new tabs."""
     st.session_state[USER_KEY] = (user.name, user.role)
+    if remember:
+        token = create_session(get_db(), user)
+        st.session_state[TOKEN_KEY] = token
+        st.session_state[COOKIE_ACTION_KEY] = "set"
 
 
 def sign_out() -> None:
+    revoke_session(get_db(), st.session_state.get(TOKEN_KEY) or _cookie_token())
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    st.session_state[COOKIE_ACTION_KEY] = "clear"
+
+
+def _cookie_token() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no browser context (bare mode)
+        return None
+    return value if isinstance(value, str) else None  # AppTest hands back a stand-in object
+
+
+def resume_session() -> User | None:
+    """The user signed in to this session, else the one behind a valid session cookie."""
+    user = current_user()
+    if user is None:
+        token = _cookie_token()
+        user = session_user(get_db(), token)
+        if user is not None:
+            st.session_state[USER_KEY] = (user.name, user.role)
+            st.session_state[TOKEN_KEY] = token
+    return user
+
+
+def sync_cookie() -> None:
+    """Write or clear the session cookie after a login or logout (the browser keeps the token).
+
+    The cookie carries only a random token whose hash the database knows; logging out revokes
+    it there, so a copied cookie is worthless afterwards.
+    """
+    action = st.session_state.pop(COOKIE_ACTION_KEY, None)
+    if action == "set":
+        value, max_age = st.session_state[TOKEN_KEY], int(SESSION_HOURS * 3600)
+    elif action == "clear":
+        value, max_age = "", 0
+    else:
+        return
+    st.html(f"<script>document.cookie = '{COOKIE_NAME}={value}; path=/; max-age={max_age}; SameSite=Strict';"
+            "</script>", unsafe_allow_javascript=True, width="content")
 
 
 def require_page(page: str) -> User:

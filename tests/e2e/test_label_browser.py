@@ -36,9 +36,9 @@ def test_expert_labels_with_keys_reloads_and_resumes(server, page):
         current = press_and_wait(page, key, current)
     assert page.get_by_text("Item 6 of 200").is_visible()
 
-    page.reload()  # a reload is a new session: log in again, and the queue resumes
-    log_in(page, server.url, "expert", "expert-demo")
-    assert page.get_by_text("Item 6 of 200").is_visible()
+    page.reload()  # a new Streamlit session: the session cookie signs the expert in again
+    wait_idle(page)
+    page.get_by_text("Item 6 of 200").wait_for()
     assert shown_item(page) == current
     assert current not in [item for item, _ in answered]
 
@@ -53,6 +53,20 @@ def test_expert_labels_with_keys_reloads_and_resumes(server, page):
         if status == "label":  # the key names the output as shown; the database keeps the original numbering
             expected = key if order == "12" else {"1": "2", "2": "1"}[key]
             assert value == expected
+
+
+def test_logging_out_ends_the_session_for_reloads_too(server, page):
+    log_in(page, server.url, "lead", "lead-demo")
+    page.goto(server.url + "/data")  # a new tab or a deep link keeps the session
+    wait_idle(page)
+    page.get_by_role("heading", name="Data").wait_for()
+    page.get_by_role("button", name="Log out").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Log in").wait_for()
+    page.reload()
+    wait_idle(page)
+    page.get_by_role("button", name="Log in").wait_for()
+    assert not page.get_by_role("heading", name="Data").is_visible()
 
 
 def test_a_page_outside_the_role_is_not_reachable_by_url(server, page):
