@@ -17,7 +17,7 @@ from labelgate.tasks import Task
 from qc.agreement import cohen_kappa_score
 from qc.estimate import Estimate
 from qc.krippendorff import krippendorff_alpha
-from qc.uncertainty import bootstrap_ci
+from qc.uncertainty import bootstrap_ci, bootstrap_cis
 
 # Which metrics apply to which kind of task, in display order.
 METRICS_BY_KIND = {
@@ -91,16 +91,15 @@ def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = Non
     wanted = metrics or METRICS_BY_KIND[task.kind]
     groups = f["item_id"].to_numpy() if f["item_id"].duplicated().any() else None
     labels = task.labels or None
+    data = {}
     for name in wanted:
         discrete = name in CATEGORICAL_METRICS or (name == "krippendorff_alpha" and not task.is_numeric)
         y_true = f["gold"].to_numpy() if discrete else f["gold_num"].to_numpy(dtype=float)
         y_pred = f["pred"].to_numpy() if discrete else f["pred_num"].to_numpy(dtype=float)
         metric = f"krippendorff_alpha_{ALPHA_LEVEL[task.kind]}" if name == "krippendorff_alpha" else name
-        try:
-            out[name] = bootstrap_ci(y_true, y_pred, metric=metric, n_resamples=n_resamples, seed=seed,
-                                     groups=groups, labels=labels if discrete else None)
-        except ValueError:
-            continue  # undefined here (e.g. one class only): left out, as for a metric of another kind
+        data[name] = (y_true, y_pred, metric, labels if discrete else None)
+    # one shared set of resamples for every metric; an undefined one (e.g. one class only) is left out
+    out.update(bootstrap_cis(data, n_resamples=n_resamples, seed=seed, groups=groups))
     if group_by is not None and task.is_numeric:
         from qc.agreement import grouped_correlation
 

@@ -362,6 +362,7 @@ def cross_validate(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.Da
                                  and items[slice_column].nunique() > 4 else None)
             rep.append(float(np.nanmax(np.abs(r.table["mean_signed_error"]))))
         out.loc[len(out)] = [f"largest |mean signed error| over {slice_column} slices", rep[0], rep[1]]
+    out.attrs = {}
     out["metric"] = out["metric"].replace({"accuracy_rounded": "exact agreement (rounded)",
                                            "mean_signed_error": "mean signed error", "mae": "MAE", "rmse": "RMSE"})
     return out

@@ -31,7 +31,8 @@ from qc import agreement as ag
 from qc.estimate import Estimate
 from qc.krippendorff import _alpha_from_cm, krippendorff_alpha
 
-__all__ = ["bootstrap_ci", "wilson_interval", "METRICS", "BATCHED_METRICS", "bootstrap_distribution"]
+__all__ = ["bootstrap_ci", "bootstrap_cis", "wilson_interval", "METRICS", "BATCHED_METRICS",
+           "bootstrap_distribution"]
 
 _CHUNK_BYTES = 64 * 2**20
 
@@ -223,6 +224,60 @@ def _kappa_batched(weights) -> _Batched:
     return _cm_metric(lambda s, cm: ag._kappa_from_cm(cm, ag._weight_matrix(s["k"], weights)))
 
 
+def _prep_table(y_true, y_pred, labels):
+    a, b = ag._numeric_pair(y_true, y_pred)
+    ux, ix = np.unique(a, return_inverse=True)
+    uy, iy = np.unique(b, return_inverse=True)
+    kx, ky = len(ux), len(uy)
+    return {"cell": ix * ky + iy, "kx": kx, "ky": ky, "k": int(math.ceil(math.sqrt(kx * ky))), "n": len(a)}
+
+
+def _kendall_from_tables(T: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each (b, kx, ky) table of counts (rows: sorted x values, columns: sorted y).
+
+    Concordant pairs: cell (i, j) times every cell strictly below-right; discordant: times every
+    cell strictly below-left. Ties come from the row and column totals, as in scipy's tau-b.
+    """
+    below = np.cumsum(T[:, ::-1, :], axis=1)[:, ::-1, :]           # rows >= i
+    below = np.concatenate([below[:, 1:, :], np.zeros_like(below[:, :1, :])], axis=1)  # rows > i
+    right = np.cumsum(below[:, :, ::-1], axis=2)[:, :, ::-1]        # rows > i, cols >= j
+    right = np.concatenate([right[:, :, 1:], np.zeros_like(right[:, :, :1])], axis=2)  # cols > j
+    left = np.cumsum(below, axis=2)                                 # rows > i, cols <= j
+    left = np.concatenate([np.zeros_like(left[:, :, :1]), left[:, :, :-1]], axis=2)    # cols < j
+    con = (T * right).sum(axis=(1, 2))
+    dis = (T * left).sum(axis=(1, 2))
+    n = T.sum(axis=(1, 2))
+    rows, cols = T.sum(axis=2), T.sum(axis=1)
+    n0 = n * (n - 1) / 2
+    n1 = (rows * (rows - 1) / 2).sum(axis=1)
+    n2 = (cols * (cols - 1) / 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau = (con - dis) / np.sqrt((n0 - n1) * (n0 - n2))
+    return np.where((n0 - n1 > 0) & (n0 - n2 > 0), np.clip(tau, -1.0, 1.0), np.nan)
+
+
+def _kendall_batched(state, w):
+    b = w.shape[0]
+    kk = state["kx"] * state["ky"]
+    key = np.arange(b, dtype=np.int64)[:, None] * kk + state["cell"][None, :]
+    T = np.bincount(key.ravel(), weights=w.ravel(), minlength=b * kk).reshape(b, state["kx"], state["ky"])
+    return _kendall_from_tables(T)
+
+
+_KENDALL_MAX_CELLS = 4096  # distinct x values * distinct y values: above this, the bootstrap loops
+
+
+def _kendall_if_few_values(a, b) -> _Batched | None:
+    """A batched Kendall tau-b when x and y take few distinct values (scales, counts), else None."""
+    try:
+        x, y = ag._numeric_pair(a, b)
+    except ValueError:
+        return None
+    if len(np.unique(x)) * len(np.unique(y)) > _KENDALL_MAX_CELLS:
+        return None
+    return _Batched(_prep_table, _kendall_batched, "table")
+
+
 BATCHED_METRICS: dict[str, _Batched] = {
     "accuracy": _cm_metric(lambda s, cm: ag._accuracy_from_cm(cm)),
     "cohen_kappa": _kappa_batched(None),
@@ -244,7 +299,9 @@ BATCHED_METRICS: dict[str, _Batched] = {
 """Metric name -> batched function ``f(y_true, y_pred, weights, *, labels=None) -> (b,)``.
 
 ``weights`` has shape (b, n): row r gives how many times each item is in resample r (any
-non-negative weights work). ``kendall_tau`` has no batched form (the bootstrap loops)."""
+non-negative weights work). ``kendall_tau`` is batched (from weighted contingency tables) only
+when the two variables take few distinct values together (at most 4096 value pairs, e.g. rating
+scales); otherwise the bootstrap loops."""
 
 _CATEGORICAL = {name for name, m in BATCHED_METRICS.items() if m.kind == "categorical"}
 
@@ -333,6 +390,8 @@ def bootstrap_distribution(
             return _f(t, p, labels=_l)
 
         batched = BATCHED_METRICS.get(name)
+        if name == "kendall_tau":
+            batched = _kendall_if_few_values(a, b)
     else:
         raise ValueError(f"metric must be a callable or one of {sorted(METRICS)}, got {metric!r}")
     estimate = float(point_fn(a, b))
@@ -466,6 +525,109 @@ def bootstrap_ci(
     if n_bad:
         method += f", {n_bad} undefined resamples ignored"
     return Estimate(estimate, float(lo), float(hi), n=int(n_units), method=method + ")", level=level)
+
+
+def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) -> dict[str, Estimate]:
+    """Several metrics' percentile bootstrap CIs from one shared set of resamples.
+
+    Equal to calling :func:`bootstrap_ci` for each metric with the same ``seed`` (the resample
+    indices are drawn once and reused), but the index matrix and the per-item counts are made
+    once instead of once per metric.
+
+    Parameters
+    ----------
+    data : mapping of name -> (y_true, y_pred, metric, labels)
+        Each entry's arrays must have the same length n (one row per item, or per judgment with
+        ``groups``); ``metric`` a key of :data:`METRICS`; ``labels`` None or the label set.
+    n_resamples, level, seed, groups
+        As in :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    dict of name -> Estimate
+        Entries whose metric is undefined on the full sample (ValueError) are left out.
+
+    Examples
+    --------
+    >>> t, p = [1, 2, 3, 4, 5, 3], [1, 2, 3, 5, 4, 3]
+    >>> out = bootstrap_cis({"mae": (t, p, "mae", None), "pearson": (t, p, "pearson", None)}, n_resamples=200)
+    >>> out["mae"] == bootstrap_ci(t, p, metric="mae", n_resamples=200)
+    True
+    """
+    level = _check_level(level)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    fast, out = {}, {}
+    n = None
+    for name, (y_true, y_pred, metric, labels) in data.items():
+        a, b = ag._as_1d(y_true, "y_true"), ag._as_1d(y_pred, "y_pred")
+        ag._check_same_length(a, b, ("y_true", "y_pred"))
+        if n is None:
+            n = len(a)
+        elif len(a) != n:
+            raise ValueError(f"every entry of data needs the same length ({n}); {name!r} has {len(a)}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+        batched = BATCHED_METRICS.get(metric) if metric != "kendall_tau" else _kendall_if_few_values(a, b)
+        if metric in _CATEGORICAL and labels is None:
+            try:
+                labels = ag._resolve_labels(*ag._categorical_pair(a, b), None)
+            except ValueError:
+                continue
+        try:
+            estimate = float(METRICS[metric](a, b, labels=labels))
+            state = batched.prepare(a, b, labels) if batched is not None else None
+        except ValueError:
+            continue
+        if batched is None:
+            out[name] = bootstrap_ci(a, b, metric=metric, n_resamples=n_resamples, level=level, seed=seed,
+                                     groups=groups, labels=labels)
+            continue
+        fast[name] = (batched, state, estimate)
+    if not fast:
+        return out
+    if groups is None:
+        group_codes, n_units = None, n
+    else:
+        g = ag._as_1d(groups, "groups")
+        if len(g) != n:
+            raise ValueError(f"groups must have length {n}, got {len(g)}")
+        ag._check_no_missing(g, "groups")
+        group_codes, uniques = pd.factorize(g)
+        n_units = len(uniques)
+        if n_units < 2:
+            raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {n_units}")
+    reps = {name: np.empty(n_resamples) for name in fast}
+    k = max(st.get("k", 0) for _, st, _ in fast.values())
+    row_bytes = 8 * (4 * n + n_units + k * k * 4)
+    gen = np.random.default_rng(seed)
+    done = 0
+    for idx in _index_blocks(gen, n_units, n_resamples, row_bytes):
+        w = None
+        for name, (batched, state, _) in fast.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if batched.from_cm is not None and group_codes is None:
+                    kk = state["k"] ** 2
+                    key = np.arange(len(idx), dtype=np.int64)[:, None] * kk + state["cell"][idx]
+                    cm = np.bincount(key.ravel(), minlength=len(idx) * kk).reshape(len(idx), state["k"], state["k"])
+                    reps[name][done: done + len(idx)] = batched.from_cm(state, cm)
+                    continue
+                if w is None:
+                    counts = _counts(idx, n_units)
+                    w = (counts if group_codes is None else counts[:, group_codes]).astype(np.float64)
+                reps[name][done: done + len(idx)] = batched.compute(state, w)
+        done += len(idx)
+    for name, (_, _, estimate) in fast.items():
+        r = reps[name]
+        ok = ~np.isnan(r)
+        lo, hi = np.nanpercentile(r, [50 * (1 - level), 50 * (1 + level)]) if ok.any() else (math.nan, math.nan)
+        method = f"percentile bootstrap (B={n_resamples}"
+        if groups is not None:
+            method = f"cluster percentile bootstrap over {n_units} groups (B={n_resamples}"
+        if (~ok).sum():
+            method += f", {int((~ok).sum())} undefined resamples ignored"
+        out[name] = Estimate(estimate, float(lo), float(hi), n=int(n_units), method=method + ")", level=level)
+    return {name: out[name] for name in data if name in out}
 
 
 def wilson_interval(successes, n, *, level=0.95) -> Estimate:
