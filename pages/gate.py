@@ -30,18 +30,18 @@ def labelers(task_id: int) -> pd.DataFrame:
     return current_versions(db, task_id)
 
 
-@st.cache_data(ttl=10, max_entries=16, show_spinner=False)
 def gate_status(task_name: str, labeler: str) -> gate.GateStatus:
+    """Not cached: staleness must show as soon as the labeler, task, gold or correction changes
+    (possibly through the CLI), and it is a handful of small queries."""
     return gate.status(db, get_task(db, task_name), labeler)
 
 
-@st.cache_data(ttl=10, max_entries=16, show_spinner=False)
+@st.cache_data(ttl=5, max_entries=16, show_spinner=False)
 def audit(task_id: int, labeler: str) -> pd.DataFrame:
     return gate_store.events(db, task_id, labeler)
 
 
 def clear() -> None:
-    gate_status.clear()
     audit.clear()
 
 
