@@ -172,7 +172,7 @@ if not evals.empty:
     for r in result["results"]:
         c = r["criterion"]
         rows.append({"criterion": c["label"] or c["metric"],
-                     "result": {True: "✅ pass", False: "❌ fail", None: "➖ skipped"}[r["passed"]],
+                     "result": {True: "pass", False: "FAIL", None: "skipped"}[r["passed"]],
                      "observed": r["observed"], "required": f"{c['comparator']} {c['threshold']:g}",
                      "evidence": evidence.get(c["metric"], ""), "reason": r["reason"]})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
