@@ -99,12 +99,14 @@ def picked_for_retest(rater: str, item_id: str, share: float) -> bool:
 def due_retest(history: pd.DataFrame, rater: str, *, share: float = RETEST_SHARE,
                after_items: int = RETEST_AFTER_ITEMS, after_hours: float = RETEST_AFTER_HOURS,
                now: pd.Timestamp | None = None) -> str | None:
-    """The first item of `history` (the expert's labeled answers, oldest first: item_id, round,
-    created_at) picked for a retest, not yet retested, and followed by `after_items` more answers
-    or older than `after_hours`."""
+    """The first item of `history` (the expert's answers, oldest first: item_id, round, status,
+    created_at) that was labeled in round 1, is picked for a retest, has had no round-2 answer
+    of any kind (a skipped or flagged retest is not asked again), and was followed by
+    `after_items` more answers or is older than `after_hours`."""
     if share <= 0 or history.empty:
         return None
-    first = history[history["round"] == 1].reset_index(drop=True)
+    labeled = history["status"] == "label" if "status" in history.columns else True
+    first = history[(history["round"] == 1) & labeled].reset_index(drop=True)
     retested = set(history.loc[history["round"] == 2, "item_id"])
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     created = pd.to_datetime(first["created_at"], utc=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labelgate.labeling import QueueItem, next_item, submit_answer
+from labelgate.store.items import current_set
 from labelgate.store.labels import DuplicateLabelError
 from labelgate.store.tasks import get_task, list_tasks
 from labelgate.tasks import Task
@@ -20,13 +21,33 @@ def task_names() -> list[str]:
 
 
 def answer(task: Task, item: QueueItem, status: str, value: str | None = None) -> None:
-    """Button callback: store the answer before the next item is drawn."""
+    """Button callback: store the answer before the next item is drawn.
+
+    A continuous value is read from its widget here, at click time: an argument bound when the
+    button was drawn would be the value before the expert's last edit.
+    """
+    if task.kind == "continuous" and status == "label":
+        value = st.session_state.get(f"label_value_{item.item_id}")
+        if value is None:
+            st.session_state["label_notice"] = "Enter a value first."
+            return
     comment = st.session_state.get(f"label_comment_{item.item_id}")
     try:
         submit_answer(db, task, user.name, item, status=status, answer=value, comment=comment)
     except DuplicateLabelError:
-        pass  # a second press on the same item's button: the first one was stored
-    st.session_state["label_last"] = (item.item_id, status, value)
+        # a double press, or the same item answered in another tab: the first answer stands
+        st.session_state["label_notice"] = (f"Item {item.item_id} was already answered (in another tab?); "
+                                            "your first answer is kept.")
+
+
+def shortcut_keys(labels: list[str]) -> list[str | None]:
+    """Keys for the label buttons: the labels themselves when each is one free character
+    (digits of a 1-5 scale, letters), else positions 1-9 (a label "0" never gets key "1")."""
+    reserved = {"c", "r", "s", "f", "t"}  # Streamlit's own, and skip / flag / tie
+    if all(len(x) == 1 and x.isalnum() and x.lower() not in reserved for x in labels) and \
+            len({x.lower() for x in labels}) == len(labels):
+        return list(labels)
+    return [str(i + 1) if i < 9 else None for i in range(len(labels))]
 
 
 def show_fields(task: Task, item: QueueItem) -> None:
@@ -58,21 +79,15 @@ def answer_buttons(task: Task, item: QueueItem) -> None:
         if "tie" in task.labels:
             options.append(("tie", "Tie", "t"))
     elif task.kind in ("categorical", "ordinal"):
-        labels = task.labels
         anchors = task.spec.get("anchors", {})
-        options = []
-        for i, label in enumerate(labels):
-            shortcut = (label if task.kind == "ordinal" and len(label) == 1 and label.isdigit()
-                        else str(i + 1) if i < 9 else None)
-            text = f"{label} · {anchors[label]}" if label in anchors else label
-            options.append((label, text, shortcut))
+        options = [(label, f"{label} · {anchors[label]}" if label in anchors else label, key)
+                   for label, key in zip(task.labels, shortcut_keys(task.labels), strict=True)]
     else:
         lo, hi = task.spec["range"]
         st.number_input(f"Value ({lo:g} to {hi:g})", min_value=float(lo), max_value=float(hi),
                         value=None, key=f"label_value_{key}")
-        value = st.session_state.get(f"label_value_{key}")
         st.button("Save value", type="primary", key=f"label_save_{key}", shortcut="Mod+Enter",
-                  disabled=value is None, on_click=answer, args=(task, item, "label", value))
+                  on_click=answer, args=(task, item, "label"))
         options = []
     for value, text, shortcut in options:
         st.button(text, key=f"label_{value}_{key}", type="primary", width="stretch",
@@ -85,19 +100,31 @@ def answer_buttons(task: Task, item: QueueItem) -> None:
                 on_click=answer, args=(task, item, "flag"))
 
 
-@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
+@st.cache_data(ttl=5, max_entries=8, show_spinner=False)
 def cached_task(name: str) -> Task:
+    """Short-lived: a rubric edited on the Data page reaches experts within seconds."""
     return get_task(db, name)
+
+
+@st.cache_data(ttl=5, max_entries=8, show_spinner=False)
+def calibration_set_size(task_id: int) -> int:
+    return len(current_set(db, task_id, "calibration"))
 
 
 @st.fragment
 def labeling_loop(task_name: str) -> None:
     task = cached_task(task_name)
     item = next_item(db, task, user.name)
+    notice = st.session_state.pop("label_notice", None)
+    if notice:
+        st.warning(notice)
     main, side = st.columns([3, 1.3], gap="large")
     if item is None:
         with main:
-            st.success("You have answered every item assigned to you in this task. Thank you!")
+            if calibration_set_size(task.task_id) == 0:
+                st.info("This task has no calibration set yet: an engineer draws one on the Data page.")
+            else:
+                st.success("You have answered every item assigned to you in this task. Thank you!")
         with side:
             st.markdown(task.rubric or "_No rubric._")
         return

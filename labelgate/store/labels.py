@@ -88,7 +88,7 @@ def queue_snapshot(db: Database, task_id: int, rater: str, experts_per_item: int
     The next calibration item for `rater` (never one they answered; only items that still
     need labels; in the set's order, so experts overlap on the same items first), its fields,
     and progress: how many set items the rater answered and how many are still open to them.
-    With `pick_retest`, it is given the rater's labeled answers (item_id, round, created_at,
+    With `pick_retest`, it is given the rater's answers (item_id, round, status, created_at,
     oldest first) and may name an item to ask again instead (then "round" is 2).
     """
     with db.connect() as con:
@@ -96,8 +96,8 @@ def queue_snapshot(db: Database, task_id: int, rater: str, experts_per_item: int
         round_ = 1
         if pick_retest is not None:
             history = con.execute(
-                "SELECT item_id, round, created_at FROM human_labels WHERE task_id = ? AND rater = ?"
-                " AND status = 'label' ORDER BY label_id", [task_id, rater]).df()
+                "SELECT item_id, round, status, created_at FROM human_labels WHERE task_id = ? AND rater = ?"
+                " ORDER BY label_id", [task_id, rater]).df()
             retest = pick_retest(history)
             if retest is not None:
                 item_id, round_ = retest, 2

@@ -54,3 +54,23 @@ def test_due_retest_by_elapsed_time_and_never_twice():
     again = pd.concat([history, pd.DataFrame({"item_id": [item], "round": [2], "created_at": [now]})])
     assert due_retest(again, "bob", now=now + pd.Timedelta(days=9)) is None
     assert due_retest(history, "bob", share=0.0, now=now + pd.Timedelta(days=9)) is None
+
+
+def test_a_skipped_or_flagged_retest_is_not_asked_again(demo_db):
+    """Before the fix a round-2 skip kept the item due, and every later answer was refused."""
+    task = get_task(demo_db, "mt-bench")
+    draw_calibration_set(demo_db, task, size=80, seed=4)
+    statuses = iter(["skip", "flag"])
+    served = []
+    for _ in range(90):
+        item = next_item(demo_db, task, "ann")
+        if item is None:
+            break
+        served.append((item.item_id, item.round))
+        status = next(statuses, "label") if item.round == 2 else "label"
+        submit_answer(demo_db, task, "ann", item, status=status, answer="1" if status == "label" else None)
+    retests = [i for i, r in served if r == 2]
+    assert len(retests) >= 2 and len(set(retests)) == len(retests)  # each came back once, then moved on
+    assert len({i for i, r in served if r == 1}) == 80  # and the expert finished the whole set
+    rows = human_labels(demo_db, task.task_id, rater="ann")
+    assert list(rows.loc[rows["round"] == 2, "status"][:2]) == ["skip", "flag"]

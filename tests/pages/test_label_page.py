@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from labelgate.store.items import get_items
 from labelgate.store.tasks import get_task
 
@@ -31,6 +33,13 @@ def test_expert_labels_skips_and_flags_and_the_database_holds_it(app_for, demo_d
                            " WHERE rater = 'expert' ORDER BY label_id").fetchall()
     assert [r[0] for r in rows] == answered
     assert [r[1] for r in rows] == ["label", "label", "skip", "flag"]
+    with demo_db.connect() as con:
+        values = con.execute("SELECT value, shown_order FROM human_labels WHERE rater = 'expert' AND status = 'label'"
+                             " ORDER BY label_id").fetchall()
+    # "1" and "2" name the outputs as shown; the database keeps the original numbering
+    expected = [("1" if o == "12" else "2", o) for _, o in values[:1]] + [("2" if o == "12" else "1", o)
+                                                                         for _, o in values[1:]]
+    assert values == expected
     assert all(r[2] in ("12", "21") for r in rows) and rows[3][3] == "both outputs are cut off"
 
 
@@ -54,3 +63,68 @@ def test_a_resumed_session_continues_where_the_expert_left_off(app_for):
     again = app_for("expert", page="pages/label.py")  # a new browser session
     assert shown_item_id(again) == second
     assert "Item 2 of 200" in again.get("progress")[0].proto.text
+
+
+def make_task(db, name: str, kind: str, spec: dict, items: dict[str, str]):
+    from labelgate.importer import ParsedFile, validate_items
+    from labelgate.labeling import draw_calibration_set
+    from labelgate.store.imports import import_items
+    from labelgate.store.tasks import create_task
+
+    task = create_task(db, name, kind, spec, text_columns=["text"])
+    frame = pd.DataFrame({"item_id": list(items), "text": list(items.values())})
+    parsed = ParsedFile(frame, f"{name}.csv", "sha")
+    rows, cols = validate_items(parsed, task)
+    import_items(db, task, parsed, rows, cols)
+    draw_calibration_set(db, get_task(db, name), size=len(items), seed=0)
+    return get_task(db, name)
+
+
+def test_a_continuous_value_is_stored_as_typed_even_when_saved_right_after_editing(app_for, demo_db):
+    from labelgate.tasks import make_spec
+
+    make_task(demo_db, "toxicity", "continuous", make_spec("continuous", value_range=(0, 1)),
+              {"t1": "first comment", "t2": "second comment"})
+    at = app_for("expert", page="pages/label.py")
+    at.selectbox(key="label_task").select("toxicity").run()
+    item_id = shown_item_id(at)
+    at.number_input(key=f"label_value_{item_id}").set_value(0.3).run()
+    at.number_input(key=f"label_value_{item_id}").set_value(0.7)  # edited, then saved in the same step
+    at.button(key=f"label_save_{item_id}").click().run()
+    with demo_db.connect() as con:
+        assert con.execute("SELECT item_id, value_num FROM human_labels WHERE rater = 'expert'").fetchall() == [
+            (item_id, 0.7)]
+
+
+def test_ordinal_points_are_their_own_keys_and_a_missing_set_is_explained(app_for, demo_db):
+    from labelgate.store.tasks import create_task
+    from labelgate.tasks import make_spec
+
+    make_task(demo_db, "quality", "ordinal", make_spec("ordinal", scale=(1, 5), anchors={"1": "poor"}),
+              {"q1": "a story"})
+    create_task(demo_db, "empty", "categorical", make_spec("categorical", labels=["a", "b"]))
+    at = app_for("expert", page="pages/label.py")
+    at.selectbox(key="label_task").select("quality").run()
+    item_id = shown_item_id(at)
+    buttons = {b.key: b for b in at.button if b.key and b.key.startswith("label_") and b.key.endswith(item_id)}
+    assert buttons[f"label_1_{item_id}"].label == "1 · poor"
+    assert [buttons[f"label_{p}_{item_id}"].proto.shortcut for p in "12345"] == list("12345")
+    buttons[f"label_4_{item_id}"].click().run()
+    with demo_db.connect() as con:
+        assert con.execute("SELECT value, value_num FROM human_labels WHERE rater = 'expert'").fetchall() == [
+            ("4", 4.0)]
+    at.selectbox(key="label_task").select("empty").run()
+    assert "This task has no calibration set yet" in at.info[0].value
+
+
+def test_the_same_item_answered_in_another_tab_is_kept_once_and_explained(app_for, demo_db):
+    first_tab = app_for("expert", page="pages/label.py")
+    second_tab = app_for("expert", page="pages/label.py")
+    item_id = shown_item_id(first_tab)
+    assert shown_item_id(second_tab) == item_id
+    first_tab.button(key=f"label_1_{item_id}").click().run()
+    second_tab.button(key=f"label_2_{item_id}").click().run()
+    assert f"Item {item_id} was already answered" in second_tab.warning[0].value
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM human_labels WHERE rater = 'expert' AND item_id = ?",
+                           [item_id]).fetchall()[0][0] == 1
