@@ -102,6 +102,13 @@ def _as_text(col: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
+def _non_scalar(col: pd.Series) -> np.ndarray:
+    """True where a cell holds a list, dict or array (JSON and Parquet allow them)."""
+    if col.dtype != object:
+        return np.zeros(len(col), dtype=bool)
+    return np.fromiter((isinstance(v, (list, tuple, dict, set, np.ndarray)) for v in col), bool, len(col))
+
+
 def _as_number(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(numbers, present): numeric columns (Parquet, JSON) pass through; text is parsed."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -153,6 +160,10 @@ def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id"
     _missing_columns(frame, [id_column], name, "; name the id column with --id-column")
     text_columns = list(text_columns) if text_columns else default_text_columns(frame, id_column, task)
     _missing_columns(frame, text_columns, name, "; check --text-columns")
+    nested = [f"column {c}: a list or object where text is expected, in {_rows(bad)}"
+              for c in dict.fromkeys([id_column, *text_columns]) if (bad := _non_scalar(frame[c])).any()]
+    if nested:  # JSON/Parquet cells holding lists or objects: name them before pandas trips over them
+        raise ImportFileError(f"{name}: " + "; ".join(nested))
     problems = []
     if not text_columns:
         problems.append("no text columns: name the columns to show with --text-columns")
