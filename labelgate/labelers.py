@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 
 PROVIDERS = ("openai", "anthropic", "openai-compatible", "import")
+KEY_ENV_PATTERN = re.compile(r"OPENAI_API_KEY|ANTHROPIC_API_KEY|LABELGATE_[A-Z0-9_]+_KEY")
 
 # Model-name patterns -> family, so that labelers sharing pretraining are recognised as kin.
 _FAMILY_PATTERNS = [
@@ -66,6 +67,11 @@ class LabelerConfig:
             raise ValueError(f"temperature must lie in [0, 2]; got {self.temperature}")
         if self.provider == "openai-compatible" and not self.base_url:
             raise ValueError("an openai-compatible labeler needs a base URL")
+        if self.api_key_env and not KEY_ENV_PATTERN.fullmatch(self.api_key_env):
+            raise ValueError(
+                f"API key variable {self.api_key_env!r} is not allowed: use OPENAI_API_KEY, ANTHROPIC_API_KEY or a"
+                " variable named LABELGATE_<NAME>_KEY (only these are ever read, so a labeler cannot send"
+                " another secret of the server to a model API)")
         if not self.family:
             object.__setattr__(self, "family", default_family(self.model))
 

@@ -203,7 +203,9 @@ with define_tab:
     c5.text_input("Base URL", key="labelers_base_url", placeholder="https://… (openai-compatible only)")
     c6.text_input("API key variable", key="labelers_key_env",
                   placeholder="OPENAI_API_KEY / ANTHROPIC_API_KEY",
-                  help="The environment variable (or Streamlit secret) holding the key; keys are never stored")
+                  help="OPENAI_API_KEY, ANTHROPIC_API_KEY or LABELGATE_<NAME>_KEY, in the environment or "
+                       "Streamlit secrets; keys are never stored. A labeler with a base URL gets a key only "
+                       "when this names one")
     c7, c8, c9, c10 = st.columns(4)
     c7.number_input("Temperature", 0.0, 2.0, step=0.1, key="labelers_temperature")
     c8.number_input("Max tokens", 1, 32_000, key="labelers_max_tokens")
@@ -260,7 +262,9 @@ with run_tab:
             c3.number_input("Concurrency", 1, 256, value=8, key="labelers_concurrency")
             c4.number_input("Requests per minute (0: no limit)", 0, 100_000, value=0, key="labelers_rpm")
             config = next(c for c in labelers if c.name == name)
-            st.caption(f"Uses version {config.version}; the API key is read from ${key_env_name(config)}.")
+            key_env = key_env_name(config)
+            st.caption(f"Uses version {config.version}; "
+                       + (f"the API key is read from ${key_env}." if key_env else "no API key is sent."))
             st.button("Start run", type="primary", on_click=on_start, args=(task_name, "run"))
         show_flash("run")
         if S.get("labelers_run_id"):

@@ -62,9 +62,14 @@ def _add(args) -> int:
     elif config.name in before:
         print(f"labeler {config.name}: new version {version} (was {before[config.name]})")
     else:
-        print(f"labeler {config.name} added (version {version}); API key from ${key_env_name(config)}"
+        print(f"labeler {config.name} added (version {version}); {_key_source(config)}"
               if config.provider != "import" else f"labeler {config.name} added (version {version})")
     return 0
+
+
+def _key_source(config) -> str:
+    name = key_env_name(config)
+    return f"API key from ${name}" if name else "no API key is sent"
 
 
 def _list(args) -> int:
@@ -76,7 +81,7 @@ def _list(args) -> int:
     rows = [("NAME", "VERSION", "PROVIDER", "MODEL", "FAMILY", "SAMPLES", "ORDERS", "KEY", "BASE URL")]
     for c in labelers:
         rows.append((c.name, c.version, c.provider, c.model, c.family, str(c.n_samples),
-                     "both" if c.both_orders else "one", "" if c.provider == "import" else key_env_name(c),
+                     "both" if c.both_orders else "one", "" if c.provider == "import" else (key_env_name(c) or "-"),
                      c.base_url or ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 
 from labelgate.labelers import LabelerConfig
 
-DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY",
-                   "openai-compatible": "OPENAI_API_KEY"}
+# The provider's own key is sent only to the provider's own API (no base URL): a labeler pointed
+# at another server must name the variable holding that server's key, and an openai-compatible
+# server gets no key unless its labeler names one.
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # Variables whose values are scrubbed wherever they appear, whatever labeler is running.
 KNOWN_KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_ADMIN_KEY")
 
@@ -31,9 +33,11 @@ class MissingApiKeyError(RuntimeError):
     """No key for a labeler's provider in the environment or the app's secrets."""
 
 
-def key_env_name(config: LabelerConfig) -> str:
-    """The variable a labeler's key is read from."""
-    return config.api_key_env or DEFAULT_KEY_ENV.get(config.provider, "OPENAI_API_KEY")
+def key_env_name(config: LabelerConfig) -> str | None:
+    """The variable a labeler's key is read from; None when it sends no key."""
+    if config.api_key_env:
+        return config.api_key_env
+    return DEFAULT_KEY_ENV.get(config.provider) if not config.base_url else None
 
 
 def _streamlit_secrets() -> Mapping | None:
@@ -60,6 +64,13 @@ def resolve_api_key(config: LabelerConfig, *, secrets: Mapping | None = None) ->
     raises MissingApiKeyError naming the variable (never a value) for the hosted providers.
     """
     name = key_env_name(config)
+    if name is None:
+        if config.provider == "openai-compatible":
+            return None
+        raise MissingApiKeyError(
+            f"labeler {config.name!r} sends its requests to {config.base_url}, not to the {config.provider} API:"
+            f" name the variable that holds that server's key (API key variable, e.g."
+            f" {DEFAULT_KEY_ENV[config.provider]} to send the {config.provider} key there on purpose)")
     value = os.environ.get(name)
     if not value:
         store = secrets if secrets is not None else _streamlit_secrets()

@@ -57,6 +57,8 @@ def answer_by_number(ctx) -> str:
 
 def labeler(db, task, server, *, provider="openai", model="gpt-4o-mini", name="judge", **kw) -> LabelerConfig:
     url = server.anthropic_url if provider == "anthropic" else server.openai_url
+    if provider in ("openai", "anthropic"):  # a custom base URL gets a key only when told which
+        kw.setdefault("api_key_env", f"{provider.upper()}_API_KEY")
     cfg = LabelerConfig(name=name, provider=provider, model=model, base_url=url, **kw)
     save_labeler(db, task.task_id, cfg, created_by="test")
     return cfg

@@ -47,6 +47,12 @@ def test_run_prints_a_summary_and_exits_by_outcome(setup, tmp_path, capsys):
     db, task, server, cli = setup
     assert cli("labelers", "add", "j", "--task", task.name, "--provider", "openai", "--model", "gpt-4o-mini",
                "--base-url", server.openai_url) == 0
+    # the OpenAI key is not sent to another server unless the labeler names it on purpose
+    assert cli("run", "--task", task.name, "--labeler", "j", "--items", "calibration") == 2
+    assert "name the variable that holds that server's key" in capsys.readouterr().err
+    assert server.request_count == 0
+    assert cli("labelers", "add", "j", "--task", task.name, "--provider", "openai", "--model", "gpt-4o-mini",
+               "--base-url", server.openai_url, "--api-key-env", "OPENAI_API_KEY") == 0
     assert cli("run", "--task", task.name, "--labeler", "j", "--items", "calibration", "--concurrency", "4") == 0
     out = capsys.readouterr()
     assert "8 of 8 items labeled, 0 failed" in out.out and "8 requests" in out.out
@@ -57,7 +63,7 @@ def test_run_prints_a_summary_and_exits_by_outcome(setup, tmp_path, capsys):
     assert cli("batches", "add", "wk1", "--task", task.name, "--file", str(ids)) == 0
     server.faults = lambda ctx: Fault("off_label", persistent=True) if "number 001" in ctx.prompt else None
     assert cli("labelers", "add", "k", "--task", task.name, "--provider", "openai", "--model", "gpt-4o",
-               "--base-url", server.openai_url) == 0      # a new labeler: nothing cached for it
+               "--base-url", server.openai_url, "--api-key-env", "OPENAI_API_KEY") == 0  # nothing cached for it
     capsys.readouterr()
     assert cli("run", "--task", task.name, "--labeler", "k", "--items", "batch:wk1", "--no-progress") == 1
     out = capsys.readouterr().out

@@ -316,11 +316,11 @@ def test_a_missing_key_is_named_and_nothing_is_recorded(tmp_path, server, monkey
     labeler(db, task, server)
     with pytest.raises(MissingApiKeyError, match="set the environment variable OPENAI_API_KEY"):
         start_run(db, plan_run(db, task, "judge", "calibration"))
-    labeler(db, task, server, name="own", api_key_env="MY_JUDGE_KEY")
-    with pytest.raises(MissingApiKeyError, match="MY_JUDGE_KEY"):
+    labeler(db, task, server, name="own", api_key_env="LABELGATE_OWN_KEY")
+    with pytest.raises(MissingApiKeyError, match="LABELGATE_OWN_KEY"):
         run_sync(db, plan_run(db, task, "own", "calibration"))
     assert count(db, "SELECT count(*) FROM llm_runs") == 0
-    monkeypatch.setenv("MY_JUDGE_KEY", "sk-own-key-456")
+    monkeypatch.setenv("LABELGATE_OWN_KEY", "sk-own-key-456")
     assert run_sync(db, plan_run(db, task, "own", "calibration"), FAST).done == 3
     assert server.requests[-1]["authorization"] == "Bearer sk-own-key-456"
 

@@ -84,13 +84,38 @@ def test_scrub_removes_known_values_and_key_shapes(monkeypatch):
 
 
 def test_the_database_never_holds_the_key_variable_value_only_its_name(tmp_path, monkeypatch):
-    monkeypatch.setenv("MY_KEY", "sk-very-secret-999")
+    monkeypatch.setenv("LABELGATE_JUDGE_KEY", "sk-very-secret-999")
     server = FakeLLMServer(answer=answer_by_number).start()
     try:
         db, task = make_categorical(tmp_path, 2)
-        labeler(db, task, server, api_key_env="MY_KEY")
+        labeler(db, task, server, api_key_env="LABELGATE_JUDGE_KEY")
         assert run_sync(db, plan_run(db, task, "judge", "calibration"), OPTS).done == 2
     finally:
         server.stop()
-    assert frame(db, "SELECT api_key_env FROM labeler_versions").iloc[0, 0] == "MY_KEY"
+    assert frame(db, "SELECT api_key_env FROM labeler_versions").iloc[0, 0] == "LABELGATE_JUDGE_KEY"
     assert "sk-very-secret-999" not in _everything_stored(db)
+
+
+def test_keys_go_only_where_they_belong(monkeypatch):
+    """A labeler cannot name an arbitrary server secret, and a provider's own key is never sent
+    to another URL unless its labeler names it on purpose."""
+    import pytest
+
+    from labelgate.labelers import LabelerConfig
+    from labelgate.llm.secrets import MissingApiKeyError, resolve_api_key
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    with pytest.raises(ValueError, match="API key variable 'AWS_SECRET_ACCESS_KEY' is not allowed"):
+        LabelerConfig(name="x", provider="openai", model="gpt-4o", api_key_env="AWS_SECRET_ACCESS_KEY")
+    local = LabelerConfig(name="x", provider="openai-compatible", model="llama", base_url="http://127.0.0.1:9/v1")
+    assert resolve_api_key(local, secrets={}) is None
+    elsewhere = LabelerConfig(name="x", provider="openai", model="gpt-4o", base_url="http://example.invalid/v1")
+    with pytest.raises(MissingApiKeyError, match="not to the openai API"):
+        resolve_api_key(elsewhere, secrets={})
+    own_api = LabelerConfig(name="x", provider="openai", model="gpt-4o")
+    assert resolve_api_key(own_api, secrets={}) == "sk-real-openai-key"
+    chosen = LabelerConfig(name="x", provider="openai-compatible", model="llama", base_url="http://127.0.0.1:9/v1",
+                           api_key_env="LABELGATE_LOCAL_KEY")
+    monkeypatch.setenv("LABELGATE_LOCAL_KEY", "local-key-1")
+    assert resolve_api_key(chosen, secrets={}) == "local-key-1"
