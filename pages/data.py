@@ -1,14 +1,25 @@
-"""Data: create tasks, import items and labels, draw the calibration set."""
+"""Data: create tasks, import items and labels, draw the calibration and anchor sets, export training data.
+
+Widgets that edit a task carry the task's name in their key (and the kind, for the range of a new
+task), so a value typed for one task never carries over to another.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import logging
 
 import pandas as pd
 import streamlit as st
 
-from labelgate.importer import ImportFileError, read_table, validate_items, validate_labels
+from labelgate import export as exporter
+from labelgate import gate
+from labelgate.importer import ImportFileError, ParsedFile, read_table, validate_items, validate_labels
 from labelgate.labeling import DEFAULT_CALIBRATION_SIZE, draw_calibration_set
+from labelgate.monitor import anchor_set, draw_anchor_set
 from labelgate.store import items as item_store
 from labelgate.store.imports import import_items, import_labels
+from labelgate.store.labelers import current_versions
 from labelgate.store.labels import coverage
 from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task
 from labelgate.tasks import KINDS, TaskSpecError, make_spec
@@ -17,6 +28,12 @@ from labelgate.ui.session import get_db, require_page
 user = require_page("data")
 db = get_db()
 S = st.session_state
+log = logging.getLogger(__name__)
+
+# format shown -> (exporter's format, file suffix, MIME type)
+EXPORT_FORMATS = {"JSONL": ("jsonl", ".jsonl", "application/jsonl"), "CSV": ("csv", ".csv", "text/csv"),
+                  "Parquet": ("parquet", ".parquet", "application/vnd.apache.parquet")}
+TABS = ["Tasks", "Import", "Calibration and anchor sets", "Export"]
 
 
 @st.cache_data(ttl=30, max_entries=4, show_spinner=False)
@@ -27,6 +44,7 @@ def task_overview() -> pd.DataFrame:
         cov = coverage(db, t.task_id, t.experts_per_item)
         rows.append({"task": t.name, "kind": t.kind, "labels": t.describe_values(), "items": n_items,
                      "calibration set": cov["set_size"], "fully labeled": cov["complete"],
+                     "anchor set": len(anchor_set(db, t)),
                      "experts per item": t.experts_per_item, "revision": t.revision})
     return pd.DataFrame(rows)
 
@@ -34,6 +52,28 @@ def task_overview() -> pd.DataFrame:
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def meta_columns(task_id: int) -> list[str]:
     return [c for c in item_store.item_meta_frame(db, task_id).columns if c != "item_id"]
+
+
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
+def labeler_names(task_id: int) -> list[str]:
+    return list(current_versions(db, task_id)["name"])
+
+
+@st.cache_data(ttl=600, max_entries=2, show_spinner="Reading the file…")
+def parse_upload(file_name: str, sha256: str, _data: bytes) -> tuple[ParsedFile | None, str | None]:
+    """The uploaded file parsed once per content (sha256), not on every rerun: (parsed, error)."""
+    try:
+        return read_table(file_name, data=_data), None
+    except ImportFileError as exc:
+        return None, str(exc)
+
+
+def uploaded_file() -> tuple[ParsedFile | None, str | None] | None:
+    upload = S.get("data_upload")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    return parse_upload(upload.name, hashlib.sha256(data).hexdigest(), data)
 
 
 def flash(kind: str, text: str) -> None:
@@ -45,7 +85,22 @@ def refresh() -> None:
     meta_columns.clear()
 
 
-# --- callbacks (writes) ---------------------------------------------------------------------
+def approval_sentence(status: gate.GateStatus, labeler: str) -> str:
+    """Where the labeler stands at the gate, in words (why an export needs force, or not)."""
+    d = status.decision
+    if status.state == "approved":
+        return (f"{labeler} version {status.current.labeler_version} holds a fresh approval by {d['actor']} "
+                f"on {pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M}.")
+    if status.state == "undecided":
+        return f"{labeler} has never been approved: no lead has approved it on the Gate page."
+    if status.state == "refused":
+        return (f"{labeler} was refused by {d['actor']} on {pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M}: "
+                f"{d['comment']}")
+    return (f"the approval of {labeler} by {d['actor']} on {pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M} is "
+            "stale because " + "; ".join(status.stale_reasons) + ".")
+
+
+# --- callbacks (writes; they read the widgets from session state at click time) ------------------
 
 def on_create_task() -> None:
     kind = S["data_new_kind"]
@@ -56,11 +111,11 @@ def on_create_task() -> None:
                 point, sep, text = line.partition("=")
                 if sep:
                     anchors[point.strip()] = text.strip()
-            spec = make_spec(kind, scale=(S["data_new_lo"], S["data_new_hi"]), anchors=anchors)
+            spec = make_spec(kind, scale=(S[f"data_new_lo_{kind}"], S[f"data_new_hi_{kind}"]), anchors=anchors)
         elif kind == "continuous":
-            spec = make_spec(kind, value_range=(S["data_new_lo"], S["data_new_hi"]))
+            spec = make_spec(kind, value_range=(S[f"data_new_lo_{kind}"], S[f"data_new_hi_{kind}"]))
         else:
-            labels = [x.strip() for x in (S.get("data_new_labels") or "").split(",") if x.strip()]
+            labels = [x.strip() for x in (S.get(f"data_new_labels_{kind}") or "").split(",") if x.strip()]
             spec = make_spec(kind, labels=labels or None)
         task = create_task(db, S["data_new_name"], kind, spec, rubric=S.get("data_new_rubric") or "",
                            experts_per_item=int(S["data_new_experts"]), created_by=user.name)
@@ -71,20 +126,24 @@ def on_create_task() -> None:
     refresh()
 
 
-def on_save_rubric(task_name: str) -> None:
+def on_save_rubric() -> None:
+    task_name = S["data_rubric_task"]
     revise_task(db, task_name, rubric=S[f"data_rubric_{task_name}"], created_by=user.name)
     flash("success", f"Saved a new revision of the rubric of {task_name}.")
     refresh()
 
 
-def on_import(task_name: str, what: str) -> None:
-    upload = S.get("data_upload")
-    if upload is None:
+def on_import() -> None:
+    task_name, what = S["data_import_task"], S["data_import_what"]
+    got = uploaded_file()
+    if got is None:
         flash("error", "Choose a file first.")
         return
-    task = get_task(db, task_name)
+    parsed, error = got
     try:
-        parsed = read_table(upload.name, data=upload.getvalue())
+        if parsed is None:
+            raise ImportFileError(error)
+        task = get_task(db, task_name)
         if what == "items":
             chosen = S.get("data_text_columns") or None
             items, text_columns = validate_items(parsed, task, id_column=S.get("data_id_column") or "item_id",
@@ -98,7 +157,11 @@ def on_import(task_name: str, what: str) -> None:
             result = import_labels(db, task, parsed, labels, source=source, family=S.get("data_family") or None,
                                    created_by=user.name)
     except ImportFileError as exc:
-        flash("error", f"Nothing was imported. {exc}")
+        flash("error", f"Nothing was imported: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - an import is one transaction: whatever failed, nothing is stored
+        log.exception("import of %s into %s failed", parsed.file_name, task_name)
+        flash("error", f"Nothing was imported: {exc}")
         return
     if result.n_added == 0:
         flash("info", f"{parsed.file_name}: all {result.n_rows} rows were already imported; nothing added.")
@@ -108,17 +171,84 @@ def on_import(task_name: str, what: str) -> None:
     refresh()
 
 
-def on_draw(task_name: str) -> None:
+def on_draw() -> None:
+    task_name = S["data_cal_task"]
     task = get_task(db, task_name)
     try:
-        chosen = draw_calibration_set(db, task, size=int(S["data_cal_size"]),
-                                      stratify_by=S.get("data_cal_strata") or None, seed=int(S["data_cal_seed"]),
-                                      experts_per_item=int(S["data_cal_experts"]), created_by=user.name)
+        chosen = draw_calibration_set(db, task, size=int(S[f"data_cal_size_{task_name}"]),
+                                      stratify_by=S.get(f"data_cal_strata_{task_name}") or None,
+                                      seed=int(S[f"data_cal_seed_{task_name}"]),
+                                      experts_per_item=int(S[f"data_cal_experts_{task_name}"]), created_by=user.name)
     except ValueError as exc:
         flash("error", str(exc))
         return
     flash("success", f"Drew a calibration set of {len(chosen)} items for {task_name}.")
     refresh()
+
+
+def on_draw_anchors() -> None:
+    task_name = S["data_cal_task"]
+    task = get_task(db, task_name)
+    if anchor_set(db, task) and not S.get(f"data_anchor_replace_{task_name}"):
+        flash("error", f"{task_name} already has an anchor set: tick “Replace it” to draw a new one "
+                       "(its drift history starts again).")
+        return
+    try:
+        chosen = draw_anchor_set(db, task, size=int(S[f"data_anchor_size_{task_name}"]),
+                                 seed=int(S[f"data_anchor_seed_{task_name}"]),
+                                 stratify_by=S.get(f"data_anchor_strata_{task_name}") or None, created_by=user.name)
+    except ValueError as exc:
+        flash("error", str(exc))
+        return
+    S[f"data_anchor_replace_{task_name}"] = False
+    flash("success", f"Drew an anchor set of {len(chosen)} gold items for {task_name}; every batch run "
+                     "re-labels it.")
+    refresh()
+
+
+def export_options(task_name: str) -> dict:
+    """The Export tab's choices for this task, as the widgets hold them now."""
+    labeler = S.get(f"data_exp_labeler_{task_name}")
+    min_conf = S.get(f"data_exp_minconf_{task_name}") if S.get(f"data_exp_minconf_on_{task_name}") else None
+    return {"task": task_name, "labeler": labeler, "format": S.get(f"data_exp_format_{task_name}") or "JSONL",
+            "human_share": int(S.get(f"data_exp_share_{task_name}", 10)) / 100,
+            "subsample": bool(S.get(f"data_exp_subsample_{task_name}")),
+            "drop_family_disagreement": bool(S.get(f"data_exp_family_{task_name}")),
+            "min_confidence": None if min_conf is None else float(min_conf),
+            "force": bool(S.get(f"data_exp_force_{task_name}_{labeler}"))}
+
+
+def on_export() -> None:
+    S.pop("data_export", None)
+    opts = export_options(S["data_exp_task"])
+    task, labeler = get_task(db, opts["task"]), opts["labeler"]
+    status = gate.status(db, task, labeler)
+    if not status.fresh_approval and not opts["force"]:
+        S["data_export_message"] = (
+            "error", f"Export refused: {approval_sentence(status, labeler)} A lead can approve it on the Gate page; "
+                     "or tick “Export without a fresh approval” — a forced export is recorded in the audit log.")
+        return
+    fmt, suffix, mime = EXPORT_FORMATS[opts["format"]]
+    try:
+        table, report = exporter.prepare(
+            db, task, labeler, human_share=opts["human_share"], subsample=opts["subsample"],
+            drop_family_disagreement=opts["drop_family_disagreement"], min_confidence=opts["min_confidence"],
+            force=opts["force"])
+        data = exporter.serialize(table, fmt)
+        file_name = f"{task.name}-{labeler}-{report.labeler_version}{suffix}"
+        report.path, report.format = file_name, fmt
+        event_id = exporter.record(db, task, report, user)
+    except exporter.ExportRefused as exc:
+        S["data_export_message"] = ("error", f"Export refused: {exc}")
+        return
+    except (ValueError, LookupError) as exc:
+        S["data_export_message"] = ("error", str(exc))
+        return
+    # The file the user just asked for, offered until an option changes (then it is dropped).
+    S["data_export"] = {"options": opts, "file_name": file_name, "mime": mime, "data": data,
+                        "report": report, "event_id": event_id}
+    S["data_export_message"] = ("success", f"{file_name}: {report.n_rows} rows ({report.n_human} human gold, "
+                                           f"{report.n_llm} LLM). Recorded in the audit log (row {event_id}).")
 
 
 # --- page --------------------------------------------------------------------------------------
@@ -129,7 +259,7 @@ if kind_:
     getattr(st, kind_)(text_)
 
 overview = task_overview()
-tasks_tab, import_tab, calibration_tab = st.tabs(["Tasks", "Import", "Calibration set"])
+tasks_tab, import_tab, calibration_tab, export_tab = st.tabs(TABS, key="data_tabs", on_change="rerun")
 
 with tasks_tab:
     if overview.empty:
@@ -143,14 +273,14 @@ with tasks_tab:
                             help="categorical: a list of labels · ordinal: a scale with anchors · "
                                  "continuous: a number in a range · pairwise: which of two outputs is better")
         if kind in ("categorical", "pairwise"):
-            st.text_input("Labels, comma-separated", key="data_new_labels",
+            st.text_input("Labels, comma-separated", key=f"data_new_labels_{kind}",
                           placeholder="1,2,tie" if kind == "pairwise" else "positive,negative,neutral")
         else:
             c3, c4 = st.columns(2)
             default_lo, default_hi = (1, 5) if kind == "ordinal" else (0.0, 1.0)
             step = 1 if kind == "ordinal" else 0.1
-            c3.number_input("Lowest", value=default_lo, step=step, key="data_new_lo")
-            c4.number_input("Highest", value=default_hi, step=step, key="data_new_hi")
+            c3.number_input("Lowest", value=default_lo, step=step, key=f"data_new_lo_{kind}")
+            c4.number_input("Highest", value=default_hi, step=step, key=f"data_new_hi_{kind}")
             if kind == "ordinal":
                 st.text_area("Anchors, one per line (point=meaning)", key="data_new_anchors",
                              placeholder="1=poor\n3=acceptable\n5=excellent")
@@ -162,26 +292,23 @@ with tasks_tab:
             name = st.selectbox("Task", overview["task"], key="data_rubric_task")
             st.text_area("Rubric", value=get_task(db, name).rubric, key=f"data_rubric_{name}", height=200)
             st.caption("Saving makes a new revision: gate approvals of this task go stale.")
-            st.button("Save rubric", on_click=on_save_rubric, args=(name,))
+            st.button("Save rubric", on_click=on_save_rubric)
 
 with import_tab:
     if overview.empty:
         st.info("Create a task first.")
     else:
-        task_name = st.selectbox("Task", overview["task"], key="data_import_task")
+        st.selectbox("Task", overview["task"], key="data_import_task")
         what = st.radio("What", ["items", "labels"], horizontal=True, key="data_import_what")
         st.file_uploader("CSV, JSONL or Parquet file", type=["csv", "jsonl", "ndjson", "json", "parquet"],
                          key="data_upload")
-        upload = S.get("data_upload")
+        got = uploaded_file()
+        if got is not None and got[1]:
+            st.error(got[1])
         if what == "items":
             st.caption("An id column (default item_id); the other columns become text shown to people "
                        "and models, or metadata kept for slicing.")
-            columns = []
-            if upload is not None:
-                try:
-                    columns = list(read_table(upload.name, data=upload.getvalue()).frame.columns)
-                except ImportFileError as exc:
-                    st.error(str(exc))
+            columns = list(got[0].frame.columns) if got is not None and got[0] is not None else []
             c1, c2 = st.columns(2)
             c1.text_input("Id column", value="item_id", key="data_id_column")
             c2.multiselect("Text columns (empty: the free-text columns)", columns, key="data_text_columns")
@@ -192,7 +319,7 @@ with import_tab:
             c1.radio("Source", ["human", "llm"], horizontal=True, key="data_source")
             c2.text_input("Model family of new LLM raters", key="data_family", placeholder="from the name")
             c3.text_input("Batch (rows without one)", key="data_batch", placeholder="default")
-        st.button("Import", type="primary", on_click=on_import, args=(task_name, what), disabled=upload is None)
+        st.button("Import", type="primary", on_click=on_import, disabled=got is None)
 
 with calibration_tab:
     if overview.empty:
@@ -201,14 +328,101 @@ with calibration_tab:
         task_name = st.selectbox("Task", overview["task"], key="data_cal_task")
         row = overview.set_index("task").loc[task_name]
         task = get_task(db, task_name)
+        strata_options = [""] + meta_columns(task.task_id)
+
+        st.subheader("Calibration set")
         st.metric("Current calibration set", f"{row['calibration set']} items",
                   help="Experts label these, blind; the gold is built from their labels.")
         c1, c2, c3, c4 = st.columns(4)
-        c1.number_input("Size", min_value=1, value=DEFAULT_CALIBRATION_SIZE, step=50, key="data_cal_size")
-        c2.selectbox("Stratify by", [""] + meta_columns(task.task_id), key="data_cal_strata",
+        c1.number_input("Size", min_value=1, value=DEFAULT_CALIBRATION_SIZE, step=50, key=f"data_cal_size_{task_name}")
+        c2.selectbox("Stratify by", strata_options, key=f"data_cal_strata_{task_name}",
                      format_func=lambda c: c or "(no stratification)")
-        c3.number_input("Seed", min_value=0, value=0, key="data_cal_seed")
+        c3.number_input("Seed", min_value=0, value=0, key=f"data_cal_seed_{task_name}")
         c4.number_input("Experts per item", min_value=1, max_value=10, value=task.experts_per_item,
-                        key="data_cal_experts")
+                        key=f"data_cal_experts_{task_name}")
         st.caption("Redrawing keeps every label already given; the queue follows the new set.")
-        st.button("Draw calibration set", type="primary", on_click=on_draw, args=(task_name,))
+        st.button("Draw calibration set", type="primary", on_click=on_draw, key="data_cal_draw")
+
+        st.subheader("Anchor set")
+        n_anchors = int(row["anchor set"])
+        st.metric("Current anchor set", f"{n_anchors} items" if n_anchors else "none yet",
+                  help="Gold items every batch run re-labels, to catch drift (Monitor page).")
+        c1, c2, c3 = st.columns(3)
+        c1.number_input("Anchor items", min_value=1, value=50, step=10, key=f"data_anchor_size_{task_name}")
+        c2.selectbox("Stratify by", strata_options, key=f"data_anchor_strata_{task_name}",
+                     format_func=lambda c: c or "(no stratification)")
+        c3.number_input("Seed", min_value=0, value=0, key=f"data_anchor_seed_{task_name}")
+        st.caption("Drawn from the task's gold items. Draw it once: a new anchor set starts the drift history "
+                   "again.")
+        if n_anchors:
+            st.checkbox(f"Replace the current anchor set of {n_anchors} items", key=f"data_anchor_replace_{task_name}")
+        st.button("Draw anchor set", on_click=on_draw_anchors, key="data_anchor_draw")
+
+with export_tab:
+    if overview.empty:
+        st.info("Create a task first.")
+    else:
+        st.caption("The human gold plus one labeler's (corrected) labels on the other items — the same as "
+                   "`labelgate export`. Only a labeler with a fresh gate approval may be exported.")
+        c1, c2 = st.columns(2)
+        task_name = c1.selectbox("Task", overview["task"], key="data_exp_task")
+        task = get_task(db, task_name)
+        names = labeler_names(task.task_id)
+        if not names:
+            st.info(f"{task_name} has no labelers yet: define one on the Labelers page or import LLM labels.")
+        else:
+            labeler = c2.selectbox("Labeler", names, key=f"data_exp_labeler_{task_name}")
+            c1, c2 = st.columns(2)
+            c1.radio("Format", list(EXPORT_FORMATS), horizontal=True, key=f"data_exp_format_{task_name}")
+            c2.slider("Human gold rows: at least", min_value=10, max_value=20, value=10, format="%d%%",
+                      key=f"data_exp_share_{task_name}",
+                      help="Human labels never fall below this share of the rows.")
+            st.checkbox("Subsample to fit: when there are too few human rows, export a random subset of the LLM "
+                        "rows that keeps the human share", key=f"data_exp_subsample_{task_name}")
+            st.checkbox("Drop items where labelers of different model families disagree",
+                        key=f"data_exp_family_{task_name}")
+            c1, c2 = st.columns([2, 1])
+            on = c1.checkbox("Drop LLM rows with a confidence below (or no confidence)",
+                             key=f"data_exp_minconf_on_{task_name}")
+            c2.number_input("minimum confidence", min_value=0.0, max_value=1.0, value=0.8, step=0.05,
+                            key=f"data_exp_minconf_{task_name}", disabled=not on, label_visibility="collapsed")
+            if export_tab.open:  # the gate status reads the gold: only when this tab is in view
+                status = gate.status(db, task, labeler)
+                if status.fresh_approval:
+                    st.success(approval_sentence(status, labeler), icon=":material/verified:")
+                else:
+                    st.warning(f"Not exportable as it stands: {approval_sentence(status, labeler)}",
+                               icon=":material/gpp_maybe:")
+                    st.checkbox("Export without a fresh approval (forced: recorded in the audit log with your name)",
+                                key=f"data_exp_force_{task_name}_{labeler}")
+            st.button("Export", type="primary", on_click=on_export, key="data_exp_go", icon=":material/output:")
+            msg = S.pop("data_export_message", None)
+            if msg:
+                getattr(st, msg[0])(msg[1])
+            done = S.get("data_export")
+            if done is not None and done["options"] != export_options(task_name):
+                S.pop("data_export")  # an option changed: that file is not what the page now shows
+                done = None
+            if done is not None:
+                r = done["report"]
+                m1, m2, m3, m4 = st.columns(4)
+                m1.metric("Human gold rows", r.n_human)
+                m2.metric("LLM rows", r.n_llm)
+                m3.metric("Human share", f"{r.n_human / r.n_rows:.0%}" if r.n_rows else "–")
+                m4.metric(f"LLM rows that fit {r.human_share:.0%} human", r.n_llm_fit)
+                steps = [(f"{r.labeler} labels on items without gold", r.n_llm_available)]
+                steps += [(f"removed: {name}", -n) for name, n in r.removed.items()]
+                steps += [(f"most that fit a {r.human_share:.0%} human share", r.n_llm_fit),
+                          ("exported" + (" (random subsample)" if r.subsampled else ""), r.n_llm)]
+                st.dataframe(pd.DataFrame(steps, columns=["LLM rows", "count"]), hide_index=True)
+                if r.n_llm_available == 0:
+                    st.info(f"{r.labeler} has labels only on gold items so far: the file holds the human gold. "
+                            "Run it on a batch (Labelers page) to export its labels.")
+                if r.correction:
+                    st.caption(f"Correction {r.correction}: {r.correction_note or 'applied'}.")
+                if r.forced:
+                    st.warning(f"Forced export without a fresh approval ({r.approval}); recorded in the audit log "
+                               f"as row {done['event_id']} with your name.", icon=":material/warning:")
+                st.download_button(f"Download {done['file_name']}", done["data"], file_name=done["file_name"],
+                                   mime=done["mime"], on_click="ignore", type="primary",
+                                   key=f"data_exp_download_{done['event_id']}", icon=":material/download:")
