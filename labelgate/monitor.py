@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import pandas as pd
 
-from labelgate.gold import load_gold
+from labelgate.gold import Gold, load_gold
 from labelgate.labeling import strata_for
 from labelgate.store import Database
 from labelgate.store import gate as gate_store
@@ -34,7 +34,7 @@ from labelgate.store import items as item_store
 from labelgate.store import monitor as store
 from labelgate.tasks import Task
 from qc.bias import _wilson as wilson_bounds  # vectorized Wilson bounds, as qc.drift.anchor_drift uses
-from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
+from qc.drift import distribution_drift, lexical_diversity
 from qc.sampling import stratified_sample
 
 N_BINS = 10
@@ -162,31 +162,40 @@ class Monitor:
 
 
 def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | None = None,
-            only_latest: bool = False, diversity_batches: int = DEFAULT_DIVERSITY_BATCHES) -> Monitor:
-    """Per-batch metrics of one labeler (all versions) of a task.
+            only_latest: bool = False, diversity_batches: int = DEFAULT_DIVERSITY_BATCHES,
+            semantic: bool = True, gold: Gold | None = None) -> Monitor:
+    """Per-batch metrics of one labeler (all versions) of a task, on one open of the database.
 
-    With `only_latest`, only the first batch (the baseline) and the latest one are computed:
-    what `gate check` needs. Diversity is computed for the last `diversity_batches` batches.
+    With `only_latest`, the frame holds the latest batch only (what `gate check` needs); its
+    baselines (the first batch's label distribution, the first anchor run, the cross-family item
+    sample) still come from the whole history, so its row equals the full monitor's last row.
+    Diversity is computed for the last `diversity_batches` batches (semantic diversity, which
+    no threshold uses, only with `semantic`). `gold` saves loading it again when the caller has it.
     """
+    with db.session() as s:
+        return _monitor(s, task, labeler, thresholds=thresholds, only_latest=only_latest,
+                        diversity_batches=diversity_batches, semantic=semantic, gold=gold)
+
+
+def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | None, only_latest: bool,
+             diversity_batches: int, semantic: bool, gold: Gold | None) -> Monitor:
     thresholds = thresholds or thresholds_for(db, task)
     kind, bounds = task.kind, _bounds(task)
-    only = None
-    if only_latest:
-        first, latest = store.first_and_latest_batch(db, task.task_id, labeler)
-        only = [] if first is None else sorted({first, latest})
-    info = store.batches(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only)
+    long = store.batch_label_counts(db, task.task_id, labeler, kind=kind, bounds=bounds)
+    info = _batch_info(long)
     anchors = anchor_set(db, task)
-    empty = Monitor(task.name, labeler, info.assign(blocked=False, breaches=[[] for _ in range(len(info))]),
-                    pd.DataFrame(), thresholds, len(anchors))
     if info.empty:
-        return empty
-    out = info.set_index("batch")
-    order = list(out.index)
+        return Monitor(task.name, labeler, info.assign(blocked=False, breaches=[[] for _ in range(len(info))]),
+                       pd.DataFrame(), thresholds, len(anchors))
+    history = list(info["batch"])                       # every batch, oldest first
+    order = history[-1:] if only_latest else history    # the batches in the frame
+    only = order if only_latest else None               # restricts the per-row queries
+    out = info.set_index("batch").loc[order]
 
-    # label distribution
-    long = store.label_counts(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only)
-    counts = long.pivot_table(index="batch", columns="label", values="n", aggfunc="sum", fill_value=0)
-    counts = counts.reindex([b for b in order if b in counts.index])
+    # label distribution: drift from the first batch with labels, over the labels seen in any batch
+    own = long[~long["anchor_run"] & long["label"].notna()]
+    counts = own.pivot_table(index="batch", columns="label", values="n", aggfunc="sum", fill_value=0)
+    counts = counts.reindex([b for b in history if b in counts.index])
     if kind in ("categorical", "pairwise", "ordinal"):
         labels = [lab for lab in task.labels if lab in counts.columns] + \
                  [c for c in counts.columns if c not in task.labels]
@@ -196,19 +205,28 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
                                   min_entropy_ratio=_or(thresholds.min_entropy_ratio, -1.0),
                                   max_share=_or(thresholds.max_top_share, 2.0))
         out = out.join(dist[["entropy", "entropy_ratio", "js", "top_label", "top_share", "collapsed"]])
+        out["collapsed"] = out["collapsed"].astype("boolean").fillna(False).astype(bool)
     else:
         out = out.assign(entropy=np.nan, entropy_ratio=np.nan, js=np.nan, top_label=None, top_share=np.nan,
                          collapsed=False)
+    counts = counts.reindex([b for b in order if b in counts.index])
 
-    # anchors
-    gold = load_gold(db, task).labels
+    # anchors: every batch's agreement is needed for the first run (the baseline of the flip rate and gold drop)
+    gold_labels = (gold if gold is not None else load_gold(db, task)).labels
     cols = ["anchor_n", "anchor_gold_agreement", "anchor_gold_low", "anchor_gold_high", "anchor_first_agreement",
             "flip_rate", "flip_low", "flip_high", "gold_drop", "first_anchor_batch"]
     out = out.assign(**{c: np.nan for c in cols})
     out["first_anchor_batch"] = None
     if anchors:
-        a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold, kind=kind, bounds=bounds)
-        a = a[a["batch"].isin(out.index)].set_index("batch")
+        a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold_labels, kind=kind, bounds=bounds)
+        a = a.set_index("batch")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_all = a["n_gold_same"] / a["n_gold"].where(a["n_gold"] > 0)
+        first_b = a["first_batch"].iloc[0] if len(a) else None
+        first_gold = g_all.get(first_b) if first_b is not None else None
+        if first_gold is not None and pd.isna(first_gold):
+            first_gold = None
+        a = a[a.index.isin(out.index)]
         g_lo, g_hi = wilson_bounds(a["n_gold_same"], a["n_gold"], 0.95)
         f_lo, f_hi = wilson_bounds(a["n_first_same"], a["n_first"], 0.95)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -225,16 +243,11 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
         out["anchor_first_agreement"] = col(f_est)
         out["flip_rate"] = 1 - out["anchor_first_agreement"]
         out["flip_low"], out["flip_high"] = 1 - col(f_hi), 1 - col(f_lo)
-        first_b = a["first_batch"].iloc[0] if len(a) else None
-        first_gold = out.loc[first_b, "anchor_gold_agreement"] if first_b in out.index else None
-        if first_gold is not None and pd.isna(first_gold):
-            first_gold = None
         if first_gold is not None:
             out["gold_drop"] = first_gold - out["anchor_gold_agreement"]
 
-    # cross-family disagreement
-    per_batch = float(out["n_labels"].mean()) if len(out) else 0.0
-    sample = max(1, int(round(per_batch / CROSS_FAMILY_ITEMS))) if len(out) > 1 else 1
+    # cross-family disagreement (the item sample is set by the whole history's mean batch size)
+    sample = cross_family_sample(info["n_labels"])
     x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only,
                            item_sample=sample).set_index("batch")
     out["cross_family_sample"] = sample
@@ -243,26 +256,49 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
 
     # confidence vs correctness on the gold slice
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
-    per_batch, per_bin = store.calibration_counts(db, task.task_id, labeler, gold, edges, kind=kind, bounds=bounds,
-                                                  only=only)
+    per_batch, per_bin = store.calibration_counts(db, task.task_id, labeler, gold_labels, edges, kind=kind,
+                                                  bounds=bounds, only=only)
     out = out.join(calibration_table(per_batch, per_bin))
 
     # diversity of the outputs, recent batches only
     out = out.assign(distinct_1=np.nan, distinct_2=np.nan, semantic_diversity=np.nan)
-    recent = order[-diversity_batches:] if diversity_batches > 0 else []
+    recent = [b for b in history[-diversity_batches:] if b in out.index] if diversity_batches > 0 else []
     if recent:
         texts = store.output_texts(db, task.task_id, labeler, recent, kind=kind,
                                    text_columns=list(task.text_columns), per_batch=TEXTS_PER_BATCH, bounds=bounds)
         for b, grp in texts.dropna(subset=["text"]).groupby("batch"):
             lex = lexical_diversity(grp["text"].tolist())
             out.loc[b, ["distinct_1", "distinct_2"]] = [lex["distinct_1"], lex["distinct_2"]]
-            if len(grp) >= 2:
+            if semantic and len(grp) >= 2:
+                from qc.drift import semantic_diversity  # scikit-learn: imported only when needed
+
                 out.loc[b, "semantic_diversity"] = semantic_diversity(grp["text"].tolist())["mean_cosine_distance"]
 
     out["breaches"] = [breaches(row, thresholds) for row in out.to_dict("records")]
     out["blocked"] = out["breaches"].map(bool)
     frame = out.reset_index().rename(columns={"index": "batch"})
     return Monitor(task.name, labeler, frame, counts, thresholds, len(anchors))
+
+
+def _batch_info(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per batch, oldest first (by first label, then name): batch, first_at, n_labels (the
+    batch's own rows), n_anchor_labels (rows of its anchor re-run), versions (comma-separated)."""
+    cols = ["batch", "first_at", "n_labels", "n_anchor_labels", "versions"]
+    if long.empty:
+        return pd.DataFrame(columns=cols)
+    n = long["n"].astype("int64")
+    g = long.assign(own=n.where(~long["anchor_run"], 0), anc=n.where(long["anchor_run"], 0)).groupby("batch")
+    out = pd.DataFrame({"first_at": g["first_at"].min(), "n_labels": g["own"].sum(), "n_anchor_labels": g["anc"].sum(),
+                        "versions": g["version"].agg(lambda v: ",".join(sorted(set(v))))}).reset_index()
+    return out.sort_values(["first_at", "batch"]).reset_index(drop=True)[cols]
+
+
+def cross_family_sample(n_labels: pd.Series) -> int:
+    """k of the 1-in-k item sample of cross-family disagreement: about CROSS_FAMILY_ITEMS items per
+    batch at the history's mean batch size (every item when there is one batch)."""
+    if len(n_labels) <= 1:
+        return 1
+    return max(1, int(round(float(n_labels.mean()) / CROSS_FAMILY_ITEMS)))
 
 
 def _or(v, default):

@@ -32,14 +32,23 @@ def _lab(kind: str, bounds: tuple[float, float] | None, col: str = "value", num:
     return f"CAST(least(greatest(floor(({num} - {float(lo)!r}) / {width!r} * 10), 0), 9) AS INTEGER)::VARCHAR"
 
 
+def _only(only: list[str] | None) -> tuple[str, list]:
+    """A filter on the raw batch column (zonemap-friendly) for the named batches and their anchor re-runs."""
+    if only is None:
+        return "", []
+    names = [str(b) for b in only]
+    if not names:
+        return " AND FALSE", []
+    params = names + [f"anchor:{b}" for b in names]
+    return f" AND batch IN ({', '.join('?' * len(params))})", params
+
+
 def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None) -> tuple[str, list]:
     """SQL of one labeler's label rows with the batch they belong to (b) and whether they are an anchor re-run.
 
-    Parameters: task_id, labeler, then the batch list when `only` is given, then the version.
+    Parameters: task_id, labeler, then the batch names when `only` is given, then the version.
     """
-    only_sql = ""
-    if only is not None:
-        only_sql = " AND list_contains(?, CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END)"
+    only_sql, only_params = _only(only)
     version_sql = " AND version = ?" if version is not None else ""
     sql = (
         "SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS b,"
@@ -47,45 +56,25 @@ def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None)
         f" {_lab(kind, bounds)} AS lab, confidence, version, created_at"
         f" FROM llm_labels WHERE task_id = ? AND labeler = ?{only_sql}{version_sql}"
     )
-    return sql, ([list(only)] if only is not None else []) + ([version] if version is not None else [])
+    return sql, only_params + ([version] if version is not None else [])
 
 
-def batches(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
-            only: list[str] | None = None) -> pd.DataFrame:
-    """One row per batch, oldest first: batch, first_at, n_labels (the batch's own rows),
-    n_anchor_labels (rows of its anchor re-run), versions (comma-separated)."""
-    rows, extra = _rows(kind, bounds, only)
+def batch_label_counts(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None) -> pd.DataFrame:
+    """Every batch of the labeler in one grouped scan: batch, anchor_run, version, label, n, first_at.
+
+    One row per (batch, anchor re-run or not, version, label), label NULL for rows without one;
+    first_at is the group's first created_at. The batch list, the batch sizes and the label
+    distributions all derive from it (a few rows per batch, never the label rows). The scan
+    groups by the stored columns first (dictionary-compressed, cheap) and folds ``anchor:B``
+    into B on the small result.
+    """
     with db.connect() as con:
-        df = con.execute(
-            f"WITH r AS ({rows}) SELECT b AS batch, version, min(created_at) AS first_at,"
-            " count(*) FILTER (WHERE NOT anchor_run) AS n_labels, count(*) FILTER (WHERE anchor_run) AS n_anchor_labels"
-            " FROM r GROUP BY b, version", [task_id, labeler, *extra]).df()
-    if df.empty:
-        return pd.DataFrame(columns=["batch", "first_at", "n_labels", "n_anchor_labels", "versions"])
-    out = df.groupby("batch").agg(first_at=("first_at", "min"), n_labels=("n_labels", "sum"),
-                                  n_anchor_labels=("n_anchor_labels", "sum"),
-                                  versions=("version", lambda v: ",".join(sorted(set(v))))).reset_index()
-    return out.sort_values(["first_at", "batch"]).reset_index(drop=True)
-
-
-def first_and_latest_batch(db: Database, task_id: int, labeler: str) -> tuple[str | None, str | None]:
-    """The labeler's oldest and newest batch (by first label), anchor re-runs counted with their batch."""
-    with db.connect() as con:
-        rows = con.execute(
-            "WITH t AS (SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS b,"
-            " min(created_at) AS t FROM llm_labels WHERE task_id = ? AND labeler = ? GROUP BY b)"
-            " SELECT arg_min(b, (t, b)), arg_max(b, (t, b)) FROM t", [task_id, labeler]).fetchall()
-    return (rows[0][0], rows[0][1]) if rows else (None, None)
-
-
-def label_counts(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
-                 only: list[str] | None = None) -> pd.DataFrame:
-    """Long table batch, label, n of the batches' own rows (anchor re-runs left out)."""
-    rows, extra = _rows(kind, bounds, only)
-    with db.connect() as con:
-        return con.execute(f"WITH r AS ({rows}) SELECT b AS batch, lab AS label, count(*) AS n FROM r"
-                           " WHERE NOT anchor_run AND lab IS NOT NULL GROUP BY ALL ORDER BY ALL",
-                           [task_id, labeler, *extra]).df()
+        return con.execute(
+            f"WITH g AS (SELECT batch, version, {_lab(kind, bounds)} AS lab, count(*) AS n,"
+            "  min(created_at) AS first_at FROM llm_labels WHERE task_id = ? AND labeler = ? GROUP BY ALL)"
+            " SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS batch,"
+            " starts_with(batch, 'anchor:') AS anchor_run, version, lab AS label, n, first_at FROM g",
+            [task_id, labeler]).df()
 
 
 def _gold_frame(gold: pd.DataFrame) -> pd.DataFrame:
@@ -152,16 +141,18 @@ def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=
         return con.execute(
             f"WITH fam AS ({_LATEST_FAMILY}), r AS ({rows}),"
             " me AS (SELECT b, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
-            "  SELECT b, item_id, lab, count(*) AS n FROM r WHERE NOT anchor_run AND hash(item_id) % ? = 0"
-            "  GROUP BY ALL) GROUP BY b, item_id),"
+            "  SELECT b, item_id, lab, count(*) AS n FROM r"
+            "  WHERE NOT anchor_run AND hash(item_id) % CAST(? AS UBIGINT) = 0 GROUP BY ALL) GROUP BY b, item_id),"
             " o AS (SELECT labeler, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
             f"  SELECT l.labeler, l.item_id, {_lab(kind, bounds, 'l.value', 'l.value_num')} AS lab, count(*) AS n"
             "  FROM llm_labels l WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:')"
-            "  AND hash(l.item_id) % ? = 0"
+            "  AND hash(l.item_id) % CAST(? AS UBIGINT) = 0"
             "  AND l.labeler IN (SELECT name FROM fam WHERE family <> ?)"
             f"  {semi}{other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
-            " SELECT me.b AS batch, count(*) AS n_pairs, count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree,"
-            " count(DISTINCT me.item_id) AS n_items FROM me JOIN o USING (item_id) GROUP BY me.b ORDER BY me.b",
+            " SELECT b AS batch, sum(n_pairs)::BIGINT AS n_pairs, sum(n_disagree)::BIGINT AS n_disagree,"
+            " count(*) AS n_items FROM (SELECT me.b, me.item_id, count(*) AS n_pairs,"
+            "  count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree FROM me JOIN o USING (item_id) GROUP BY ALL)"
+            " GROUP BY b ORDER BY b",
             [task_id, task_id, labeler, *extra, item_sample, task_id, item_sample, family]).df()
 
 
