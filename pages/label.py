@@ -9,7 +9,7 @@ from labelgate.store.items import current_set
 from labelgate.store.labels import DuplicateLabelError
 from labelgate.store.tasks import get_task, list_tasks
 from labelgate.tasks import Task
-from labelgate.ui.session import get_db, require_page
+from labelgate.ui.session import current_user, get_db, require_page, still_signed_in
 
 user = require_page("label")
 db = get_db()
@@ -26,6 +26,8 @@ def answer(task: Task, item: QueueItem, status: str, value: str | None = None) -
     A continuous value is read from its widget here, at click time: an argument bound when the
     button was drawn would be the value before the expert's last edit.
     """
+    if not still_signed_in():
+        return  # the account was disabled: nothing is stored, and the page returns to the login
     if task.kind == "continuous" and status == "label":
         value = st.session_state.get(f"label_value_{item.item_id}")
         if value is None:
@@ -113,6 +115,8 @@ def calibration_set_size(task_id: int) -> int:
 
 @st.fragment
 def labeling_loop(task_name: str) -> None:
+    if current_user() is None:
+        st.rerun(scope="app")
     task = cached_task(task_name)
     item = next_item(db, task, user.name)
     notice = st.session_state.pop("label_notice", None)

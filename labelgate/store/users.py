@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from labelgate.auth import ROLES, hash_password, verify_password
@@ -13,6 +14,11 @@ class User:
     name: str
     role: str
     active: bool = True
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
 
 
 def add_user(db: Database, name: str, role: str, password: str, *, created_by: str | None = None) -> User:
@@ -39,10 +45,17 @@ def authenticate(db: Database, name: str, password: str) -> User | None:
             con, "SELECT name, role, password_hash, active FROM users WHERE name = ?", [name.strip()]
         )
     if row is None or not row[3]:
-        # Spend the same time on unknown names so that timing does not reveal which exist.
-        verify_password(password, hash_password("x" * 12))
+        # One scrypt check, as for a known name, so that timing does not reveal which names exist.
+        verify_password(password, _dummy_hash())
         return None
     return User(row[0], row[1]) if verify_password(password, row[2]) else None
+
+
+def get_active_user(db: Database, name: str) -> User | None:
+    """The account if it exists and may log in, with its current role; else None."""
+    with db.connect() as con:
+        row = fetch_one(con, "SELECT name, role FROM users WHERE name = ? AND active", [name])
+    return User(*row) if row else None
 
 
 def list_users(db: Database) -> list[User]:

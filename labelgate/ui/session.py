@@ -7,7 +7,7 @@ import streamlit as st
 from labelgate.auth import can_open
 from labelgate.store import Database
 from labelgate.store.sessions import SESSION_HOURS, create_session, revoke_session, session_user
-from labelgate.store.users import User
+from labelgate.store.users import User, get_active_user
 
 USER_KEY = "auth_user"  # (name, role) of the signed-in user
 TOKEN_KEY = "auth_token"  # this browser's session token (see labelgate.store.sessions)
@@ -51,15 +51,41 @@ def _cookie_token() -> str | None:
 
 
 def resume_session() -> User | None:
-    """The user signed in to this session, else the one behind a valid session cookie."""
-    user = current_user()
-    if user is None:
-        token = _cookie_token()
-        user = session_user(get_db(), token)
-        if user is not None:
-            st.session_state[USER_KEY] = (user.name, user.role)
-            st.session_state[TOKEN_KEY] = token
+    """The user signed in to this session, else the one behind a valid session cookie.
+
+    Checked against the database on every full run: a disabled account, a changed role or a
+    session logged out in another tab takes effect at the next click.
+    """
+    db = get_db()
+    pair = st.session_state.get(USER_KEY)
+    if pair:
+        token = st.session_state.get(TOKEN_KEY)
+        user = session_user(db, token) if token else get_active_user(db, pair[0])
+        if user is None or user.name != pair[0]:
+            end_session_state()
+            return None
+        st.session_state[USER_KEY] = (user.name, user.role)
+        return user
+    token = _cookie_token()
+    user = session_user(db, token)
+    if user is not None:
+        st.session_state[USER_KEY] = (user.name, user.role)
+        st.session_state[TOKEN_KEY] = token
     return user
+
+
+def still_signed_in() -> bool:
+    """For callbacks inside fragments (which do not rerun app.py): is the account still active?"""
+    pair = st.session_state.get(USER_KEY)
+    if pair and get_active_user(get_db(), pair[0]) is None:
+        end_session_state()
+        return False
+    return bool(pair)
+
+
+def end_session_state() -> None:
+    for key in (USER_KEY, TOKEN_KEY):
+        st.session_state.pop(key, None)
 
 
 def sync_cookie() -> None:
@@ -86,7 +112,10 @@ def require_page(page: str) -> User:
     a page run directly.
     """
     user = current_user()
-    if user is None or not can_open(user.role, page):
+    if user is None:
+        st.warning("You are signed out (the account was disabled or logged out elsewhere). Reload to log in.")
+        st.stop()
+    if not can_open(user.role, page):
         st.error("You do not have access to this page.")
         st.stop()
     return user
