@@ -16,7 +16,7 @@ from labelgate.store.labelers import current_versions
 from labelgate.tasks import Task
 from qc.agreement import cohen_kappa_score
 from qc.estimate import Estimate
-from qc.krippendorff import krippendorff_alpha
+from qc.krippendorff import krippendorff_alpha_ci
 from qc.uncertainty import bootstrap_ci, bootstrap_cis
 
 # Which metrics apply to which kind of task, in display order.
@@ -133,25 +133,22 @@ def human_reliability(task: Task, experts: pd.DataFrame, *, n_resamples: int = 1
         if not task.is_numeric:
             codes = {v: i for i, v in enumerate(task.labels)}
             data = data.apply(lambda col: col.map(codes))
-        arr = data.to_numpy(dtype=float)
-        point = krippendorff_alpha(arr, level=level)
-        rng = np.random.default_rng(seed)
-        boots = []
-        for _ in range(n_resamples):  # resampling items; alpha on each is vectorized inside qc
-            idx = rng.integers(0, arr.shape[1], arr.shape[1])
-            try:
-                boots.append(krippendorff_alpha(arr[:, idx], level=level))
-            except ValueError:
-                continue
-        lo, hi = (np.nanpercentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan))
-        result["krippendorff_alpha"] = Estimate(float(point), float(lo), float(hi), len(shared),
-                                                f"percentile bootstrap over items (B={n_resamples})")
+        try:
+            result["krippendorff_alpha"] = krippendorff_alpha_ci(data.to_numpy(dtype=float), level=level,
+                                                                 n_resamples=n_resamples, seed=seed)
+        except ValueError:
+            pass  # no variation among the experts' values: alpha is undefined
+    if task.kind == "continuous":
+        return result  # Cohen's kappa needs categories
+    # kappa on the canonical label text, in the task's own order (a 1-10 scale sorted as text
+    # would put 10 between 1 and 2 and wreck the quadratic weights)
+    text = experts.pivot_table(index="rater", columns="item_id", values="value", aggfunc="first")
     for a, b in combinations(raters, 2):
-        both = wide.loc[[a, b]].dropna(axis=1)
+        both = text.loc[[a, b]].dropna(axis=1)
         if both.shape[1] < 2:
             continue
         try:
-            kappa = cohen_kappa_score(both.loc[a].astype(str), both.loc[b].astype(str),
+            kappa = cohen_kappa_score(both.loc[a], both.loc[b], labels=task.labels,
                                       weights="quadratic" if task.kind == "ordinal" else None)
         except ValueError:
             kappa = float("nan")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sklearn.metrics import cohen_kappa_score
 
 from labelgate.analysis import METRICS_BY_KIND
 from labelgate.cli import main as cli
@@ -55,9 +56,14 @@ def test_ordinal_task_with_group_by_and_two_experts(demo_db, capsys):
     h = doc["humans"]
     assert h["n_raters"] == 2
     check_est(h["krippendorff_alpha"])
-    assert h["pairwise_cohen_kappa"] == [{"a": "exp-a", "b": "exp-b", "n": 240,
-                                          "kappa": pytest.approx(h["pairwise_cohen_kappa"][0]["kappa"])}]
-    assert 0.9 < h["pairwise_cohen_kappa"][0]["kappa"] < 1
+    with demo_db.connect() as con:
+        pairs = con.execute("SELECT a.value, b.value FROM human_labels a JOIN human_labels b USING (task_id, item_id)"
+                            " WHERE a.rater = 'exp-a' AND b.rater = 'exp-b' AND a.round = 1 AND b.round = 1"
+                            " AND a.status = 'label' AND b.status = 'label'").fetchall()
+    expected = cohen_kappa_score([p[0] for p in pairs], [p[1] for p in pairs], weights="quadratic",
+                                 labels=["1", "2", "3", "4", "5"])
+    assert h["pairwise_cohen_kappa"] == [{"a": "exp-a", "b": "exp-b", "n": 240, "kappa": pytest.approx(expected)}]
+    assert 0.9 < expected < 1
     (lab,) = doc["labelers"]
     assert lab["name"] == "Lengthy" and lab["family"] == "gpt"
     m = lab["metrics"]
@@ -84,3 +90,19 @@ def test_bad_input_gets_a_clear_message(demo_db, capsys):
     assert "no labeler named Nope" in capsys.readouterr().err
     assert cli(["--db", str(demo_db.path), "report", "--task", "mt-bench", "--group-by", "domain"]) == 2
     assert "no metadata column 'domain'" in capsys.readouterr().err
+
+
+def test_expert_kappa_on_a_ten_point_scale_orders_points_as_numbers():
+    """Sorting "1".."10" as text put 10 between 1 and 2: quadratic kappa came out -0.09, not 0.96."""
+    import pandas as pd
+
+    from labelgate.analysis import human_reliability
+    from labelgate.tasks import Task, make_spec
+
+    task = Task(1, "t", "ordinal", make_spec("ordinal", scale=(1, 10)))
+    a, b = [1, 2, 3, 9, 10, 5, 6], [2, 1, 3, 10, 9, 5, 7]
+    experts = pd.DataFrame({"item_id": [f"i{i}" for i in range(7)] * 2, "rater": ["a"] * 7 + ["b"] * 7,
+                            "value": [str(v) for v in a + b], "value_num": [float(v) for v in a + b]})
+    (pair,) = human_reliability(task, experts, n_resamples=50)["pairwise_cohen_kappa"]
+    assert pair["kappa"] == pytest.approx(cohen_kappa_score(a, b, weights="quadratic", labels=list(range(1, 11))))
+    assert pair["kappa"] > 0.95
