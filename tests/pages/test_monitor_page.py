@@ -1,0 +1,79 @@
+"""Monitor page (AppTest through app.py): a generated batch history whose labeler collapses at batch k."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from labelgate import monitor as mon
+from labelgate.store.tasks import get_task
+from tests.labelgate.test_monitor import history
+
+PAGE = "pages/monitor.py"
+DRIFT_AT = 4   # Drifty collapses to one label and flips every anchor from batch b04 on
+
+
+def open_drifty(app_for, role: str = "engineer"):
+    at = app_for(role, page=PAGE, timeout=60)
+    at.selectbox(key="monitor_labeler").select("Drifty").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def blocked_messages(at) -> dict[str, str]:
+    """batch -> the red message the page shows for it."""
+    out = {}
+    for e in at.error:
+        if e.value.startswith("Batch ") and " is blocked: " in e.value:
+            batch, _, reasons = e.value.removeprefix("Batch ").partition(" is blocked: ")
+            out[batch] = reasons
+    return out
+
+
+def batches_table(at) -> pd.DataFrame:
+    found = [d.value for d in at.dataframe if {"batch", "blocked", "breaches"} <= set(d.value.columns)]
+    assert found, "no batches table shown"
+    return found[0].set_index("batch").sort_index()
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_page_marks_the_batch_where_the_labeler_collapses_and_not_the_earlier_ones(app_for, demo_db):
+    history(demo_db, n_batches=6, drift_at=DRIFT_AT)
+    at = open_drifty(app_for)
+    messages = blocked_messages(at)
+    assert sorted(messages) == ["b04", "b05", "b06"]
+    assert "label distribution collapsed: '1' holds 100% of the labels" in messages["b04"]
+    assert "anchor drift: 100% of anchor labels flipped since the first anchor run" in messages["b04"]
+    assert any(e.value.startswith("The latest batch **b06** is blocked") for e in at.error)
+    table = batches_table(at)
+    assert list(table.index) == [f"b0{i}" for i in range(1, 7)]
+    assert table["blocked"].to_dict() == {"b01": False, "b02": False, "b03": False,
+                                          "b04": True, "b05": True, "b06": True}
+    assert (table.loc[["b01", "b02", "b03"], "breaches"] == "").all()
+    assert metric(at, "Blocked batches") == "3" and metric(at, "Anchor set") == "40 items"
+
+
+def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
+    history(demo_db, n_batches=6, drift_at=DRIFT_AT)
+    at = open_drifty(app_for)
+    assert sorted(blocked_messages(at)) == ["b04", "b05", "b06"]
+    # stricter: b03 re-labeled one anchor in 40 differently (2.5%), above a 1% limit
+    at.number_input(key="monitor_thr_max_flip_rate").set_value(0.01)
+    at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
+    assert not at.exception, at.exception
+    assert "Saved the monitor thresholds of mt-bench." in [s.value for s in at.success]
+    messages = blocked_messages(at)
+    assert sorted(messages) == ["b03", "b04", "b05", "b06"]
+    assert messages["b03"].startswith("anchor drift:") and messages["b03"].endswith("first anchor run > 1%")
+    assert mon.thresholds_for(demo_db, get_task(demo_db, "mt-bench")).max_flip_rate == 0.01
+    # every rule switched off: nothing is blocked
+    for f in mon.Thresholds.LABELS:
+        if at.checkbox(key=f"monitor_on_{f}").value:
+            at.checkbox(key=f"monitor_on_{f}").uncheck()
+    at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
+    assert not at.exception, at.exception
+    assert blocked_messages(at) == {} and metric(at, "Blocked batches") == "0"
+    assert not batches_table(at)["blocked"].any()
+    assert not any("latest batch" in e.value for e in at.error)
