@@ -29,10 +29,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from labelgate.analysis import human_reliability, judgments_vs_gold, labeler_metrics
 from labelgate.auth import can_decide_gate
 from labelgate.gold import load_gold
-from labelgate.monitor import Monitor, monitor
+from labelgate.monitor import Monitor, monitor, thresholds_for
 from labelgate.store import Database
 from labelgate.store import gate as gate_store
 from labelgate.store import gold as gold_store
@@ -41,11 +40,9 @@ from labelgate.store.corrections import current_correction
 from labelgate.store.labelers import current_versions
 from labelgate.store.users import User
 from labelgate.tasks import Task
-from qc.calibration import expected_calibration_error
 from qc.estimate import Estimate
 from qc.gate import Criterion, GateResult, evaluate_gate
 from qc.gate import default_criteria as qc_default_criteria
-from qc.uncertainty import wilson_interval
 
 AGREEMENT_THRESHOLD = 0.4
 CROSS_FAMILY_THRESHOLD = 0.35
@@ -190,6 +187,11 @@ def _fmt(e: Estimate) -> str:
 def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion] | None = None,
              monitor_data: Monitor | None = None, n_resamples: int = 1000, seed: int = 0) -> Evaluation:
     """Compute every metric the criteria name for the labeler's current version and evaluate them."""
+    # scipy and the agreement statistics: imported here, so `gate check` (and the CLI) start without them
+    from labelgate.analysis import human_reliability, judgments_vs_gold, labeler_metrics
+    from qc.calibration import expected_calibration_error
+    from qc.uncertainty import wilson_interval
+
     row = _labeler_row(db, task, labeler)
     version, family = row["version"], row["family"]
     criteria = list(criteria) if criteria is not None else criteria_for(db, task)
@@ -232,7 +234,7 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
             f"not evaluable: only {len(conf)} judgments with a confidence"
 
     m = monitor_data if monitor_data is not None else monitor(db, task, labeler, only_latest=True,
-                                                                diversity_batches=0)
+                                                                diversity_batches=0, gold=gold)
     latest = m.latest
     if latest is not None and not pd.isna(latest.get("flip_rate")):
         n = int(latest["anchor_n"])
@@ -328,8 +330,8 @@ class GateStatus:
         return f"the approval by {who} is stale: " + "; ".join(self.stale_reasons)
 
 
-def status(db: Database, task: Task, labeler: str) -> GateStatus:
-    now = fingerprint(db, task, labeler)
+def status(db: Database, task: Task, labeler: str, *, gold_version: str | None = None) -> GateStatus:
+    now = fingerprint(db, task, labeler, gold_version=gold_version)
     d = gate_store.latest_decision(db, task.task_id, labeler)
     if d is None:
         return GateStatus("undecided", None, now)
@@ -357,12 +359,27 @@ class CheckResult:
 
 
 def check(db: Database, task: Task, labeler: str) -> CheckResult:
-    """OK only if the labeler's current version holds a fresh approval and its latest batch is not blocked."""
-    st = status(db, task, labeler)
+    """OK only if the labeler's current version holds a fresh approval and its latest batch is not blocked.
+
+    On one open of the database: the approval's staleness inputs (labeler version, task spec,
+    gold version, correction) and the latest batch's metrics against the history's baselines
+    (monitor(only_latest=True): the same row as the full monitor's last one). Text diversity is
+    computed only when a threshold uses it.
+    """
+    with db.session() as s:
+        gold = load_gold(s, task)
+        st = status(s, task, labeler, gold_version=gold.version)
+        thresholds = thresholds_for(s, task)
+        m = monitor(s, task, labeler, thresholds=thresholds, only_latest=True, gold=gold, semantic=False,
+                    diversity_batches=1 if thresholds.min_distinct_2 is not None else 0)
+    return check_result(st, m)
+
+
+def check_result(st: GateStatus, m: Monitor) -> CheckResult:
+    """The check's verdict from the labeler's status and its monitor (whose last row is the latest batch)."""
     reasons = []
     if st.state != "approved":
         reasons.append(st.describe())
-    m = monitor(db, task, labeler, only_latest=True, diversity_batches=1)
     latest = m.latest
     breaches = tuple(latest["breaches"]) if latest is not None else ()
     if breaches:

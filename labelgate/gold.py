@@ -58,10 +58,8 @@ def derive_gold(task: Task, experts: pd.DataFrame, adjudicated: pd.DataFrame, *,
         totals = experts.groupby("item_id").size().rename("n_experts")
         counts = counts.join(totals, on="item_id")
         winners = counts[counts["votes"] * 2 > counts["n_experts"]]
-        nums = experts.drop_duplicates(["item_id", "value"]).set_index(["item_id", "value"])["value_num"]
-        agreed = winners.assign(
-            value_num=[nums.get((i, v)) for i, v in zip(winners["item_id"], winners["value"], strict=True)],
-            source="agreed")[cols]
+        nums = experts.drop_duplicates(["item_id", "value"])[["item_id", "value", "value_num"]]
+        agreed = winners.merge(nums, on=["item_id", "value"], how="left").assign(source="agreed")[cols]
         disputed = _disputed(experts, totals.index.difference(winners["item_id"]))
     if not adjudicated.empty:
         adj = adjudicated.assign(source="adjudicated", n_experts=adjudicated["item_id"].map(

@@ -191,6 +191,7 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     order = history[-1:] if only_latest else history    # the batches in the frame
     only = order if only_latest else None               # restricts the per-row queries
     out = info.set_index("batch").loc[order]
+    since = _since(out["first_at"]) if only_latest else None   # lets DuckDB skip older row groups
 
     # label distribution: drift from the first batch with labels, over the labels seen in any batch
     own = long[~long["anchor_run"] & long["label"].notna()]
@@ -249,7 +250,7 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     # cross-family disagreement (the item sample is set by the whole history's mean batch size)
     sample = cross_family_sample(info["n_labels"])
     x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only,
-                           item_sample=sample).set_index("batch")
+                           item_sample=sample, since=since).set_index("batch")
     out["cross_family_sample"] = sample
     out["cross_family_pairs"] = x["n_pairs"].reindex(out.index)
     out["cross_family_disagreement"] = (x["n_disagree"] / x["n_pairs"]).reindex(out.index)
@@ -257,7 +258,7 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     # confidence vs correctness on the gold slice
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
     per_batch, per_bin = store.calibration_counts(db, task.task_id, labeler, gold_labels, edges, kind=kind,
-                                                  bounds=bounds, only=only)
+                                                  bounds=bounds, only=only, since=since)
     out = out.join(calibration_table(per_batch, per_bin))
 
     # diversity of the outputs, recent batches only
@@ -265,7 +266,8 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     recent = [b for b in history[-diversity_batches:] if b in out.index] if diversity_batches > 0 else []
     if recent:
         texts = store.output_texts(db, task.task_id, labeler, recent, kind=kind,
-                                   text_columns=list(task.text_columns), per_batch=TEXTS_PER_BATCH, bounds=bounds)
+                                   text_columns=list(task.text_columns), per_batch=TEXTS_PER_BATCH, bounds=bounds,
+                                   since=_since(out.loc[recent, "first_at"]))
         for b, grp in texts.dropna(subset=["text"]).groupby("batch"):
             lex = lexical_diversity(grp["text"].tolist())
             out.loc[b, ["distinct_1", "distinct_2"]] = [lex["distinct_1"], lex["distinct_2"]]
@@ -288,9 +290,18 @@ def _batch_info(long: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     n = long["n"].astype("int64")
     g = long.assign(own=n.where(~long["anchor_run"], 0), anc=n.where(long["anchor_run"], 0)).groupby("batch")
-    out = pd.DataFrame({"first_at": g["first_at"].min(), "n_labels": g["own"].sum(), "n_anchor_labels": g["anc"].sum(),
-                        "versions": g["version"].agg(lambda v: ",".join(sorted(set(v))))}).reset_index()
-    return out.sort_values(["first_at", "batch"]).reset_index(drop=True)[cols]
+    out = pd.DataFrame({"first_at": g["first_at"].min(), "n_labels": g["own"].sum(), "n_anchor_labels": g["anc"].sum()})
+    versions: dict[str, list[str]] = {}
+    for b, v in sorted(set(zip(long["batch"].to_numpy(object), long["version"].to_numpy(object), strict=True))):
+        versions.setdefault(b, []).append(v)
+    out["versions"] = pd.Series({b: ",".join(vs) for b, vs in versions.items()}, dtype=object)
+    return out.reset_index().sort_values(["first_at", "batch"]).reset_index(drop=True)[cols]
+
+
+def _since(first_at: pd.Series):
+    """The earliest first label of these batches, as a parameter for the store (None if unknown)."""
+    t = pd.Timestamp(first_at.min()) if len(first_at) else pd.NaT
+    return None if pd.isna(t) else t.to_pydatetime()
 
 
 def cross_family_sample(n_labels: pd.Series) -> int:

@@ -43,12 +43,18 @@ def _only(only: list[str] | None) -> tuple[str, list]:
     return f" AND batch IN ({', '.join('?' * len(params))})", params
 
 
-def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None) -> tuple[str, list]:
+def _rows(kind: str, bounds, only: list[str] | None, version: str | None = None, since=None) -> tuple[str, list]:
     """SQL of one labeler's label rows with the batch they belong to (b) and whether they are an anchor re-run.
 
-    Parameters: task_id, labeler, then the batch names when `only` is given, then the version.
+    Parameters: task_id, labeler, then the batch names when `only` is given, then `since`, then the version.
+    `since` (a timestamp no later than the first label of any batch in `only`) changes no result: it
+    lets DuckDB skip, by their created_at zonemaps, the row groups written before those batches
+    (labels are appended as they are made, so the latest batch sits in the last row groups).
     """
     only_sql, only_params = _only(only)
+    if since is not None:
+        only_sql += " AND created_at >= ?"
+        only_params.append(since)
     version_sql = " AND version = ?" if version is not None else ""
     sql = (
         "SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS b,"
@@ -73,7 +79,8 @@ def batch_label_counts(db: Database, task_id: int, labeler: str, *, kind: str, b
             f"WITH g AS (SELECT batch, version, {_lab(kind, bounds)} AS lab, count(*) AS n,"
             "  min(created_at) AS first_at FROM llm_labels WHERE task_id = ? AND labeler = ? GROUP BY ALL)"
             " SELECT CASE WHEN starts_with(batch, 'anchor:') THEN batch[8:] ELSE batch END AS batch,"
-            " starts_with(batch, 'anchor:') AS anchor_run, version, lab AS label, n, first_at FROM g",
+            " starts_with(batch, 'anchor:') AS anchor_run, version, lab AS label, n, first_at FROM g"
+            " ORDER BY first_at, batch, version, label",
             [task_id, labeler]).df()
 
 
@@ -119,13 +126,15 @@ _LATEST_FAMILY = """
 
 
 def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=None,
-                 only: list[str] | None = None, current_only: bool = False, item_sample: int = 1) -> pd.DataFrame:
+                 only: list[str] | None = None, current_only: bool = False, item_sample: int = 1,
+                 since=None) -> pd.DataFrame:
     """Per batch: n_pairs (item x labeler of another family, both labeled), n_disagree, n_items.
 
     Each labeler's label of an item is its most frequent one (both orders and samples pooled),
     anchor re-runs left out. With `current_only`, only the current version of every labeler counts.
     With `item_sample` k > 1, only the items whose id hashes to 0 modulo k count (a fixed 1-in-k
     sample of items, the same for every batch and labeler), to bound the work on big batches.
+    `since`: as in `_rows`.
     """
     with db.connect() as con:
         fam = con.execute(_LATEST_FAMILY, [task_id]).df()
@@ -133,32 +142,39 @@ def cross_family(db: Database, task_id: int, labeler: str, *, kind: str, bounds=
     if me.empty:
         return pd.DataFrame(columns=["batch", "n_pairs", "n_disagree", "n_items"])
     family, version = me.iloc[0]["family"], me.iloc[0]["version"]
-    rows, extra = _rows(kind, bounds, only, version if current_only else None)
+    rows, extra = _rows(kind, bounds, only, version if current_only else None, since)
     other_version = " AND (l.labeler, l.version) IN (SELECT (name, version) FROM fam)" if current_only else ""
-    # a few batches: only their items; all batches: a plain scan (a semi-join on most items costs more)
-    semi = "AND l.item_id IN (SELECT item_id FROM me)" if only is not None else ""
+    # a few batches: only their items (already in the hash sample; the semi-join is cheaper than hashing
+    # every row); all batches: a plain scan with the hash sample (a semi-join on most items costs more)
+    if only is not None:
+        items, items_params = "AND l.item_id IN (SELECT item_id FROM me)", []
+    elif item_sample > 1:
+        items, items_params = "AND hash(l.item_id) % CAST(? AS UBIGINT) = 0", [item_sample]
+    else:
+        items, items_params = "", []
+    mine = "AND hash(item_id) % CAST(? AS UBIGINT) = 0" if item_sample > 1 else ""
+    mine_params = [item_sample] if item_sample > 1 else []
     with db.connect() as con:
         return con.execute(
             f"WITH fam AS ({_LATEST_FAMILY}), r AS ({rows}),"
             " me AS (SELECT b, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
             "  SELECT b, item_id, lab, count(*) AS n FROM r"
-            "  WHERE NOT anchor_run AND hash(item_id) % CAST(? AS UBIGINT) = 0 GROUP BY ALL) GROUP BY b, item_id),"
+            f"  WHERE NOT anchor_run {mine} GROUP BY ALL) GROUP BY b, item_id),"
             " o AS (SELECT labeler, item_id, first(lab ORDER BY n DESC, lab) AS lab FROM ("
             f"  SELECT l.labeler, l.item_id, {_lab(kind, bounds, 'l.value', 'l.value_num')} AS lab, count(*) AS n"
             "  FROM llm_labels l WHERE l.task_id = ? AND NOT starts_with(l.batch, 'anchor:')"
-            "  AND hash(l.item_id) % CAST(? AS UBIGINT) = 0"
             "  AND l.labeler IN (SELECT name FROM fam WHERE family <> ?)"
-            f"  {semi}{other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
+            f"  {items}{other_version} GROUP BY ALL) GROUP BY labeler, item_id)"
             " SELECT b AS batch, sum(n_pairs)::BIGINT AS n_pairs, sum(n_disagree)::BIGINT AS n_disagree,"
             " count(*) AS n_items FROM (SELECT me.b, me.item_id, count(*) AS n_pairs,"
             "  count(*) FILTER (WHERE me.lab <> o.lab) AS n_disagree FROM me JOIN o USING (item_id) GROUP BY ALL)"
             " GROUP BY b ORDER BY b",
-            [task_id, task_id, labeler, *extra, item_sample, task_id, item_sample, family]).df()
+            [task_id, task_id, labeler, *extra, *mine_params, task_id, family, *items_params]).df()
 
 
 def calibration_counts(db: Database, task_id: int, labeler: str, gold: pd.DataFrame, edges, *, kind: str,
                        bounds=None, only: list[str] | None = None,
-                       version: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       version: str | None = None, since=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Confidence against correctness on the gold slice (a batch's rows and anchor re-runs on gold items).
 
     Returns (per_batch, per_bin): per_batch has batch, n, n_correct and sum_rank_correct (the sum
@@ -166,7 +182,7 @@ def calibration_counts(db: Database, task_id: int, labeler: str, gold: pd.DataFr
     of the AUROC); per_bin has batch, bin, n, sum_conf, n_correct for the confidence bins whose
     inner edges are `edges[1:-1]` (a bin is (lower, upper], as qc.calibration.reliability_bins).
     """
-    rows, extra = _rows(kind, bounds, only, version)
+    rows, extra = _rows(kind, bounds, only, version, since)
     inner = [float(e) for e in list(edges)[1:-1]]
     bin_sql = " + ".join(f"(c > {e!r})::INTEGER" for e in inner) or "0"
     with db.connect() as con:
@@ -188,11 +204,11 @@ def calibration_counts(db: Database, task_id: int, labeler: str, gold: pd.DataFr
 
 
 def output_texts(db: Database, task_id: int, labeler: str, batch_names: list[str], *, kind: str,
-                 text_columns: list[str], per_batch: int = 100, bounds=None) -> pd.DataFrame:
+                 text_columns: list[str], per_batch: int = 100, bounds=None, since=None) -> pd.DataFrame:
     """batch, text: for up to `per_batch` items of each named batch (a fixed pseudo-random choice),
     the preferred output of a pairwise item (output_1 or output_2 as the labeler chose), else the
     item's last text column."""
-    rows, extra = _rows(kind, bounds, list(batch_names))
+    rows, extra = _rows(kind, bounds, list(batch_names), since=since)
 
     def path(col: str) -> str:
         return "$." + json.dumps(col)
