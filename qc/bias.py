@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from qc.estimate import Estimate
+
+# scipy.stats (~0.5 s to import) is imported inside the functions that use it, so the callers that
+# need only the helpers below (the monitor, `labelgate gate check`) start without it.
 
 __all__ = [
     "PositionBias",
@@ -46,7 +48,9 @@ def _level(level) -> float:
 
 
 def _z(level: float) -> float:
-    return float(stats.norm.ppf(0.5 + level / 2))
+    from scipy.special import ndtri  # = scipy.stats.norm.ppf, without importing scipy.stats
+
+    return float(ndtri(0.5 + level / 2))
 
 
 def _wilson(k, n, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +68,8 @@ def _wilson(k, n, level: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _t_interval(mean, sd, n, level: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import stats
+
     mean, sd, n = (np.asarray(v, float) for v in (mean, sd, n))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
@@ -218,6 +224,8 @@ def slice_bias(
     [{'slice': 'l', 'n': 2, 'mean_signed_error': 1.0, 'agreement': 0.0}, {'slice': 's', 'n': 4, \
 'mean_signed_error': 0.0, 'agreement': 1.0}]
     """
+    from scipy import stats
+
     level = _level(level)
     a, b, s = _objects(y_llm, "y_llm"), _objects(y_human, "y_human"), _objects(slices, "slices")
     if not (a.size == b.size == s.size):
@@ -347,6 +355,8 @@ def bias_regression(y_llm, y_human, X, *, categorical=None, level: float = 0.95)
     >>> bias_regression(llm, human, X).round(3)[["term", "coef"]].to_dict("list")
     {'term': ['intercept', 'long'], 'coef': [0.0, 1.0]}
     """
+    from scipy import stats
+
     level = _level(level)
     a, b = _objects(y_llm, "y_llm"), _objects(y_human, "y_human")
     an, bn = _numeric_or_none(a), _numeric_or_none(b)
@@ -436,6 +446,8 @@ def self_preference(values, same_family, *, kind: str = "mean", level: float = 0
     >>> e.estimate, e.method
     (0.5, 'newcombe difference of proportions')
     """
+    from scipy import stats
+
     level = _level(level)
     x1, x0 = _two_groups(values, same_family, "values")
     if x1.size == 0 or x0.size == 0:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from qc.bias import _level, _missing, _numeric_or_none, _objects, _wilson, js_divergence
 from qc.estimate import Estimate
@@ -79,6 +78,8 @@ def anchor_drift(run_a, run_b, *, tolerance: float = 0.0, level: float = 0.95) -
     >>> round(d.flip_rate.estimate, 6), round(d.mean_shift.estimate, 6)
     (0.2, -0.2)
     """
+    from scipy import stats
+
     level = _level(level)
     a, b = _objects(run_a, "run_a"), _objects(run_b, "run_b")
     if a.size != b.size:

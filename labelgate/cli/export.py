@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from labelgate import export as exporter
 from labelgate.cli.common import CommandError
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
@@ -13,7 +12,7 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--labeler", required=True)
     p.add_argument("--out", required=True, help="output file: .jsonl, .csv or .parquet")
-    p.add_argument("--human-share", type=float, default=exporter.DEFAULT_HUMAN_SHARE,
+    p.add_argument("--human-share", type=float, default=None,
                    help="least share of human gold rows, 0.10-0.20 (default 0.10)")
     p.add_argument("--subsample", action="store_true",
                    help="when there are too few human rows, export a random subset of the LLM rows that fit")
@@ -27,11 +26,14 @@ def register(subparsers) -> None:
 
 
 def _export(args) -> int:
+    from labelgate import export as exporter  # qc.correction and scipy: loaded by this command only
+
     exporter.format_for(args.out)
     task = get_task(args.db, args.task)
+    share = exporter.DEFAULT_HUMAN_SHARE if args.human_share is None else args.human_share
     try:
         report = exporter.export(args.db, task, args.labeler, args.out, user=User("cli", "engineer"),
-                                 human_share=args.human_share, subsample=args.subsample,
+                                 human_share=share, subsample=args.subsample,
                                  drop_family_disagreement=args.drop_family_disagreement,
                                  min_confidence=args.min_confidence, force=args.force, seed=args.seed)
     except exporter.ExportRefused as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from labelgate import gate
 from labelgate.cli.common import CommandError, login
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
@@ -40,6 +39,8 @@ def _common(p) -> None:
 
 
 def _evaluate(args) -> int:
+    from labelgate import gate
+
     task = get_task(args.db, args.task)
     ev = gate.evaluate(args.db, task, args.labeler)
     gate.record_evaluation(args.db, ev, User("cli", "engineer"))
@@ -55,6 +56,8 @@ def _evaluate(args) -> int:
 
 
 def _decide(args) -> int:
+    from labelgate import gate
+
     task = get_task(args.db, args.task)
     user = login(args.db, args.user, args.password_stdin)
     try:
@@ -69,6 +72,8 @@ def _decide(args) -> int:
 
 
 def _check(args) -> int:
+    from labelgate import gate
+
     task = get_task(args.db, args.task)
     result = gate.check(args.db, task, args.labeler)
     if args.json:

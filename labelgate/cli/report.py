@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from labelgate.analysis import report
 from labelgate.store.tasks import get_task
 
 
@@ -25,6 +24,8 @@ def _fmt(est: dict | None) -> str:
 
 
 def _report(args) -> int:
+    from labelgate.analysis import report  # scipy: loaded by this command only, not by every CLI start
+
     task = get_task(args.db, args.task)
     doc = report(args.db, task, labelers=args.labeler, group_by=args.group_by, n_resamples=args.resamples)
     if args.json:
