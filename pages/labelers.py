@@ -73,7 +73,7 @@ def on_save(task_name: str) -> None:
     task = get_task(db, task_name)
     try:
         config = form_config(task)
-        sample = get_items(db, task.task_id).head(1)
+        sample = get_items(db, task.task_id, limit=1)
         if not sample.empty:
             check_template(config.prompt_template, task, sample.iloc[0]["fields"].keys())
     except (ValueError, PromptTemplateError) as exc:
@@ -174,7 +174,14 @@ names = task_names()
 if not names:
     st.info("There are no tasks yet: create one on the Data page.")
     st.stop()
-task_name = st.selectbox("Task", names, key="labelers_task")
+def on_task_change() -> None:
+    """Another task: its own labelers and prompt, never the previous task's form."""
+    S["labelers_pick"] = "(new labeler)"
+    S.pop("labelers_run_id", None)
+    load_into_form(get_task(db, S["labelers_task"]), None)
+
+
+task_name = st.selectbox("Task", names, key="labelers_task", on_change=on_task_change)
 task = get_task(db, task_name)
 labelers = current_labelers(db, task.task_id)
 
@@ -220,7 +227,7 @@ with define_tab:
     show_flash("define")
 
     st.subheader("Preview on three items")
-    pool = current_set(db, task.task_id, "calibration") or list(get_items(db, task.task_id)["item_id"])
+    pool = current_set(db, task.task_id, "calibration") or list(get_items(db, task.task_id, limit=3)["item_id"])
     S["labelers_preview_ids"] = pool[:3]
     if pool:
         try:
@@ -233,10 +240,15 @@ with define_tab:
                         st.text(render(draft.prompt_template, task, row.fields, shown_order=order), width="stretch")
         except (ValueError, PromptTemplateError) as exc:
             st.error(str(exc))
-        saved = {c.name for c in labelers}
+        saved = {c.name: c.version for c in labelers}
         name = (S.get("labelers_name") or "").strip()
+        try:
+            unsaved = saved.get(name) != form_config(task).version
+        except ValueError:
+            unsaved = True
         st.button("Send these three to the model", on_click=on_start, args=(task_name, "preview"),
-                  disabled=name not in saved, help="Save the labeler first; answers are cached and reused by runs")
+                  disabled=unsaved, help="Sends the saved version: save your edits first, so that what is sent is"
+                                         " what you see. Answers are cached and reused by runs.")
         show_flash("preview")
         if S.get("labelers_run_id"):
             outcomes = run_store.run_outcomes(db, S["labelers_run_id"])

@@ -9,13 +9,16 @@ import pandas as pd
 from labelgate.store.db import Database, fetch_one
 
 
-def get_items(db: Database, task_id: int, item_ids: list[str] | None = None) -> pd.DataFrame:
-    """item_id, fields (dict), meta (dict), content_hash; all items or the ones named, in id order."""
+def get_items(db: Database, task_id: int, item_ids: list[str] | None = None, *,
+              limit: int | None = None) -> pd.DataFrame:
+    """item_id, fields (dict), meta (dict), content_hash; all items (or the first `limit`) or the
+    ones named, in id order."""
     with db.connect() as con:
         if item_ids is None:
             df = con.execute(
-                "SELECT item_id, fields, meta, content_hash FROM items WHERE task_id = ? ORDER BY item_id",
-                [task_id],
+                "SELECT item_id, fields, meta, content_hash FROM items WHERE task_id = ? ORDER BY item_id"
+                + (" LIMIT ?" if limit is not None else ""),
+                [task_id] + ([limit] if limit is not None else []),
             ).df()
         else:
             wanted = pd.DataFrame({"item_id": pd.Series(list(item_ids), dtype=object)})

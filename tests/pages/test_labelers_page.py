@@ -71,3 +71,24 @@ def test_changing_the_prompt_makes_a_new_version_and_keeps_the_old(app_for, demo
         versions = con.execute("SELECT version FROM labeler_versions WHERE name = 'GPT-4' ORDER BY created_at"
                                ).fetchall()
     assert len(versions) == 2 and versions[0] != versions[1]
+
+
+def test_switching_task_resets_the_form_and_the_preview_sends_only_a_saved_version(app_for, demo_db):
+    from labelgate.store.tasks import create_task
+    from labelgate.tasks import make_spec
+
+    create_task(demo_db, "sentiment", "categorical", make_spec("categorical", labels=["pos", "neg"]))
+    at = app_for("engineer", page="pages/labelers.py")
+    at.selectbox(key="labelers_pick").select("GPT-4").run()
+    send = next(b for b in at.button if b.label == "Send these three to the model")
+    assert not send.disabled  # the saved GPT-4, unchanged
+    at.text_area(key="labelers_prompt").input("Edited but not saved {item}").run()
+    send = next(b for b in at.button if b.label == "Send these three to the model")
+    assert send.disabled  # the draft is not what the model would get
+    at.selectbox(key="labelers_task").select("sentiment").run()
+    assert at.text_input(key="labelers_name").value == "new-labeler"
+    from labelgate.llm.prompts import default_template
+    from labelgate.store.tasks import get_task as task_named
+
+    # the new task's default prompt, not mt-bench's GPT-4 prompt
+    assert at.text_area(key="labelers_prompt").value == default_template(task_named(demo_db, "sentiment"))
