@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
+import time
 
 import duckdb
 import pytest
@@ -55,22 +55,24 @@ def test_a_rater_cannot_answer_the_same_item_twice(db):
 def test_a_second_process_waits_for_the_lock_then_proceeds(db):
     """The app and the CLI take turns on the file instead of failing or corrupting it."""
     create_task(db, "sent", "categorical", make_spec("categorical", labels=["pos", "neg"]))
-    holder = duckdb.connect(str(db.path))  # another process's view: hold the write lock for a moment
-    released = threading.Event()
-
-    def release():
-        released.wait(0.8)
-        holder.close()
-
-    threading.Thread(target=release).start()
+    holder = duckdb.connect(str(db.path))  # another process's view: hold the write lock
     code = (
-        "from labelgate.store import Database; from labelgate.store.tasks import get_task;"
-        f"print(get_task(Database({str(db.path)!r}, lock_timeout=20), 'sent').kind)"
+        "import time; from labelgate.store import Database; from labelgate.store.tasks import get_task;"
+        "print('trying', flush=True); t = time.monotonic();"
+        f"kind = get_task(Database({str(db.path)!r}, lock_timeout=30), 'sent').kind;"
+        "print(kind, round(time.monotonic() - t, 2), flush=True)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    released.set()
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "categorical"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "trying"  # it is now retrying against our lock
+        time.sleep(1.0)
+        holder.close()
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    kind, waited = out.split()
+    assert kind == "categorical" and float(waited) >= 0.9  # it waited for the lock, then read
 
 
 def test_a_lock_held_too_long_gives_a_clear_error(db):
