@@ -92,7 +92,7 @@ def approval_sentence(status: gate.GateStatus, labeler: str) -> str:
         return (f"{labeler} version {status.current.labeler_version} holds a fresh approval by {d['actor']} "
                 f"on {pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M}.")
     if status.state == "undecided":
-        return f"{labeler} has never been approved: no lead has approved it on the Gate page."
+        return f"{labeler} has never been approved: no lead has approved it at the gate."
     if status.state == "refused":
         return (f"{labeler} was refused by {d['actor']} on {pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M}: "
                 f"{d['comment']}")
