@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def never_the_default_database(tmp_path_factory):
+    """No test may touch data/labelgate.duckdb, the user's own database: anything that opens
+    the default location without saying which file gets a throwaway one."""
+    import os
+
+    os.environ["LABELGATE_DB"] = str(tmp_path_factory.mktemp("default") / "default.duckdb")
+
+
 @pytest.fixture
 def db(tmp_path) -> Database:
     return Database(tmp_path / "test.duckdb")
