@@ -20,7 +20,8 @@ def latest_adjudications(db: Database, task_id: int) -> pd.DataFrame:
     with db.connect() as con:
         return con.execute(
             "SELECT item_id, value, value_num, decided_by, reason, created_at FROM adjudications WHERE task_id = ?"
-            " QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY created_at DESC) = 1 ORDER BY item_id",
+            " QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY created_at DESC, rowid DESC) = 1"
+            " ORDER BY item_id",
             [task_id]).df()
 
 
@@ -52,5 +53,5 @@ def llm_judgments(db: Database, task_id: int, *, labelers: list[tuple[str, str]]
             "SELECT labeler, version, item_id, shown_order, sample_index, value, value_num, confidence, batch"
             f" FROM llm_labels l WHERE {' AND '.join(where)}"
             " QUALIFY row_number() OVER (PARTITION BY labeler, version, item_id, shown_order, sample_index"
-            "  ORDER BY created_at DESC) = 1"
+            "  ORDER BY created_at DESC, rowid DESC) = 1"
             " ORDER BY labeler, item_id, shown_order, sample_index", params).df()

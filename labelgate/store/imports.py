@@ -107,7 +107,7 @@ def _labeler_versions(
         cur = fetch_one(
             con,
             "SELECT version FROM labeler_versions WHERE task_id = ? AND name = ?"
-            " ORDER BY created_at DESC LIMIT 1",
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
             [task.task_id, name],
         )
         if cur is None:

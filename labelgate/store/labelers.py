@@ -29,7 +29,7 @@ def save_labeler(db: Database, task_id: int, config: LabelerConfig, *, created_b
         current = fetch_one(
             con,
             "SELECT version, family, api_key_env FROM labeler_versions WHERE task_id = ? AND name = ?"
-            " ORDER BY created_at DESC LIMIT 1",
+            " ORDER BY created_at DESC, rowid DESC LIMIT 1",
             [task_id, config.name],
         )
         if current == (version, config.family, config.api_key_env):
@@ -44,7 +44,7 @@ def save_labeler(db: Database, task_id: int, config: LabelerConfig, *, created_b
 
 _LATEST = """
     SELECT * EXCLUDE (rn) FROM (
-        SELECT *, row_number() OVER (PARTITION BY task_id, name ORDER BY created_at DESC) AS rn
+        SELECT *, row_number() OVER (PARTITION BY task_id, name ORDER BY created_at DESC, rowid DESC) AS rn
         FROM labeler_versions WHERE task_id = ?
     ) WHERE rn = 1
 """
@@ -79,7 +79,7 @@ def labeler_history(db: Database, task_id: int, name: str) -> pd.DataFrame:
     """Every version the labeler has had, newest first."""
     with db.connect() as con:
         return con.execute(
-            "SELECT * FROM labeler_versions WHERE task_id = ? AND name = ? ORDER BY created_at DESC",
+            "SELECT * FROM labeler_versions WHERE task_id = ? AND name = ? ORDER BY created_at DESC, rowid DESC",
             [task_id, name],
         ).df()
 
