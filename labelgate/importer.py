@@ -158,6 +158,10 @@ def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id"
     """Check an item file; return (item_id, fields, meta, content_hash) rows and the text columns."""
     frame, name = parsed.frame, parsed.file_name
     _missing_columns(frame, [id_column], name, "; name the id column with --id-column")
+    if text_columns and task.text_columns and list(text_columns) != list(task.text_columns):
+        raise ImportFileError(
+            f"{name}: --text-columns {', '.join(text_columns)} differ from the columns task {task.name} shows"
+            f" ({', '.join(task.text_columns)}); every item of a task shows the same columns")
     text_columns = list(text_columns) if text_columns else default_text_columns(frame, id_column, task)
     _missing_columns(frame, text_columns, name, "; check --text-columns")
     nested = [f"column {c}: a list or object where text is expected, in {_rows(bad)}"

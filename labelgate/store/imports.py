@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pyarrow as pa
 from labelgate.importer import ImportFileError, ParsedFile, _rows
 from labelgate.labelers import LabelerConfig
 from labelgate.store.db import Database, fetch_one
+from labelgate.store.tasks import append_revision
 from labelgate.tasks import Task
 
 
@@ -81,20 +81,8 @@ def import_items(
             " SELECT ?, item_id, fields, meta, content_hash, ? FROM new_items",
             [task.task_id, import_id],
         )
-        if not task.text_columns:
-            con.execute(
-                "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item,"
-                " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    task.task_id,
-                    task.revision + 1,
-                    json.dumps(task.spec),
-                    task.rubric,
-                    json.dumps(text_columns),
-                    task.experts_per_item,
-                    created_by,
-                ],
-            )
+        if not task.text_columns:  # the first import decides what people and models are shown
+            append_revision(con, task, created_by=created_by, text_columns=text_columns)
     return ImportResult(len(items), len(new), import_id)
 
 

@@ -60,39 +60,30 @@ def create_task(
 
 def revise_task(db: Database, name: str, *, created_by: str | None = None, **changes) -> Task:
     """Append a revision with `changes` (spec, rubric, text_columns, experts_per_item)."""
+    task = get_task(db, name)
+    with db.transaction() as con:
+        append_revision(con, task, created_by=created_by, **changes)
+    return get_task(db, name)
+
+
+def append_revision(con, task: Task, *, created_by: str | None = None, **changes) -> bool:
+    """Inside the caller's transaction: append a revision of `task` with `changes`, numbered
+    after the latest one stored (not the one `task` was read at). False when nothing changes."""
     allowed = {"spec", "rubric", "text_columns", "experts_per_item"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a task")
-    task = get_task(db, name)
-    new = {
-        "spec": changes.get("spec", task.spec),
-        "rubric": changes.get("rubric", task.rubric),
-        "text_columns": list(changes.get("text_columns", task.text_columns)),
-        "experts_per_item": changes.get("experts_per_item", task.experts_per_item),
-    }
-    if new == {
-        "spec": task.spec,
-        "rubric": task.rubric,
-        "text_columns": list(task.text_columns),
-        "experts_per_item": task.experts_per_item,
-    }:
-        return task
-    with db.transaction() as con:
-        con.execute(
-            "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item, created_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                task.task_id,
-                task.revision + 1,
-                json.dumps(new["spec"]),
-                new["rubric"],
-                json.dumps(new["text_columns"]),
-                new["experts_per_item"],
-                created_by,
-            ],
-        )
-    return get_task(db, name)
+    old = {"spec": task.spec, "rubric": task.rubric, "text_columns": list(task.text_columns),
+           "experts_per_item": task.experts_per_item}
+    new = {**old, **{k: (list(v) if k == "text_columns" else v) for k, v in changes.items()}}
+    if new == old:
+        return False
+    con.execute(
+        "INSERT INTO task_revisions (task_id, revision, spec, rubric, text_columns, experts_per_item, created_by)"
+        " SELECT ?, max(revision) + 1, ?, ?, ?, ?, ? FROM task_revisions WHERE task_id = ?",
+        [task.task_id, json.dumps(new["spec"]), new["rubric"], json.dumps(new["text_columns"]),
+         new["experts_per_item"], created_by, task.task_id])
+    return True
 
 
 def get_task(db: Database, name: str) -> Task:

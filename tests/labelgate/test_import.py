@@ -171,3 +171,14 @@ def test_ordinal_values_people_whole_points_llms_may_average(task_db, tmp_path, 
     assert run(task_db, "import", "labels", str(frac), "--task", "stars", "--source", "llm") == 0
     with task_db.connect() as con:
         assert con.execute("SELECT value, value_num FROM llm_labels").fetchall() == [("3.5", 3.5)]
+
+
+def test_a_second_import_cannot_change_which_columns_a_task_shows(task_db, tmp_path, capsys):
+    import_good_items(task_db, tmp_path)  # the first import set the shown columns to: text
+    more = write(tmp_path, "more.csv", "item_id,text,domain\nc,Third review text that is long,books\n")
+    assert run(task_db, "import", "items", str(more), "--task", "sent", "--text-columns", "domain") == 2
+    assert "--text-columns domain differ from the columns task sent shows (text)" in capsys.readouterr().err
+    with task_db.connect() as con:
+        revisions = con.execute("SELECT revision, text_columns FROM task_revisions t JOIN tasks USING (task_id)"
+                                " WHERE name = 'sent' ORDER BY revision").fetchall()
+    assert revisions == [(1, "[]"), (2, '["text"]')]
