@@ -34,7 +34,7 @@ from labelgate.store import items as item_store
 from labelgate.store import monitor as store
 from labelgate.tasks import Task
 from qc.bias import _wilson as wilson_bounds  # vectorized Wilson bounds, as qc.drift.anchor_drift uses
-from qc.drift import distribution_drift, lexical_diversity
+from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
 from qc.sampling import stratified_sample
 
 N_BINS = 10
@@ -272,8 +272,6 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
             lex = lexical_diversity(grp["text"].tolist())
             out.loc[b, ["distinct_1", "distinct_2"]] = [lex["distinct_1"], lex["distinct_2"]]
             if semantic and len(grp) >= 2:
-                from qc.drift import semantic_diversity  # scikit-learn: imported only when needed
-
                 out.loc[b, "semantic_diversity"] = semantic_diversity(grp["text"].tolist())["mean_cosine_distance"]
 
     out["breaches"] = [breaches(row, thresholds) for row in out.to_dict("records")]

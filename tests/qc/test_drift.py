@@ -139,3 +139,17 @@ def test_semantic_diversity_subsamples_reproducibly():
         semantic_diversity(["only one"])
     with pytest.raises(ValueError, match="max_items"):
         semantic_diversity(texts, max_items=1)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_semantic_diversity_equals_scikit_learns_tfidf_on_mixed_text(seed):
+    """qc computes the TF-IDF itself (no scikit-learn import); same numbers as TfidfVectorizer."""
+    rng = np.random.default_rng(seed)
+    words = ["Good", "good", "BAD", "naïve", "Straße", "x_1", "42", "it's", "e-mail", "¿qué?", "a", "answer."]
+    texts = [" ".join(rng.choice(words, rng.integers(0, 9))) + rng.choice(["", "!", " ...", "\n"])
+             for _ in range(int(rng.integers(2, 120)))]
+    X = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b").fit_transform(texts)
+    S = cosine_similarity(X)
+    expected = 1 - S[np.triu_indices(len(texts), 1)].mean()
+    got = semantic_diversity(texts)["mean_cosine_distance"]
+    assert got == pytest.approx(min(max(expected, 0.0), 1.0), abs=1e-12)
