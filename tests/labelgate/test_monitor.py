@@ -136,3 +136,42 @@ def test_saved_thresholds_change_what_blocks_a_batch(demo_db):
     mon.save_thresholds(demo_db, task, off, user="lead")
     assert mon.thresholds_for(demo_db, task) == off
     assert mon.monitor(demo_db, task, "Drifty").blocked.empty
+
+
+def test_gate_check_reads_the_latest_batch_alone_and_gets_the_full_monitors_last_row(demo_db):
+    """The latest batch's metrics keep the whole history's baselines: the first batch's distribution
+    over every label seen, the first anchor run (here not the first batch), the cross-family sample."""
+    task = get_task(demo_db, "mt-bench")
+    version = save_labeler(demo_db, task.task_id, DRIFTY, created_by="test")
+    anchors = mon.draw_anchor_set(demo_db, task, size=30, seed=2, created_by="test")
+    gold = load_gold(demo_db, task).labels
+    ids = list(gold["item_id"])
+    b00 = [{"task_id": task.task_id, "item_id": i, "labeler": "Drifty", "version": version, "batch": "b00",
+            "value": "1" if k % 3 else "2", "source": "import"}
+           for k, i in enumerate([i for i in ids if i not in set(anchors)][:40])]
+    append_llm_labels(demo_db, pd.DataFrame(b00))          # no anchor re-run, no confidence
+    for i in range(1, 6):
+        add_batch(demo_db, task, gold, f"b{i:02d}", ids[:100] if i % 2 else ids[100:], anchors,
+                  drifted=i == 5, seed=i, version=version)
+    odd = [{"task_id": task.task_id, "item_id": ids[0], "labeler": "Drifty", "version": version, "batch": "b02",
+            "value": "tie", "source": "import"}]
+    append_llm_labels(demo_db, pd.DataFrame(odd))          # a label seen in a middle batch only
+
+    full = mon.monitor(demo_db, task, "Drifty")
+    assert list(full.batches["batch"]) == ["b00", "b01", "b02", "b03", "b04", "b05"]
+    last = full.batches.iloc[-1].to_dict()
+    assert last["first_anchor_batch"] == "b01" and last["gold_drop"] > 0.5
+    latest = mon.monitor(demo_db, task, "Drifty", only_latest=True)
+    assert list(latest.batches["batch"]) == ["b05"] and set(latest.batches.columns) == set(full.batches.columns)
+    row = latest.batches.iloc[0].to_dict()
+    for name, want in last.items():
+        got = row[name]
+        if isinstance(want, float) and not isinstance(want, bool):
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12, nan_ok=True), name
+        else:
+            assert got == want, name
+
+    result = gate.check(demo_db, task, "Drifty")
+    assert result.latest_batch == "b05" and not result.ok
+    assert result.batch_breaches == tuple(last["breaches"])
+    assert any("anchor agreement with gold fell" in b for b in result.batch_breaches)
