@@ -10,9 +10,10 @@ from labelgate import calibrate as cal
 from labelgate.store import gold as gold_store
 from labelgate.store.calibrate import labeler_batches
 from labelgate.store.corrections import current_correction, save_correction
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.ui import figures
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import task_picker
 
 user = require_page("calibrate")
 db = get_db()
@@ -21,11 +22,6 @@ N_RESAMPLES = 1000
 
 
 # --- cached reads: keyed by task, labeler version and gold version ----------------------------
-
-@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
-
 
 @st.cache_data(ttl=15, max_entries=8, show_spinner=False)
 def task_state(task_name: str):
@@ -125,11 +121,7 @@ st.title("Calibrate")
 st.caption("Each LLM labeler against the human gold: agreement with 95% bootstrap CIs (resampling items), "
            "bias by slice, reliability of its confidence, and corrections checked by cross-validation.")
 
-names = task_names()
-if not names:
-    st.info("No tasks yet. Create one on the Data page.")
-    st.stop()
-task_name = st.selectbox("Task", names, key="cal_task")
+task_name = task_picker("cal_task")
 task, gold, refs = task_state(task_name)
 if refs.empty:
     st.info(f"Task {task_name} has no labelers yet. Import LLM labels on the Data page or add a labeler.")

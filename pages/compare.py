@@ -8,18 +8,14 @@ import streamlit as st
 from labelgate import calibrate as cal
 from labelgate import review
 from labelgate.store import gold as gold_store
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.ui import figures
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import task_picker
 
 user = require_page("compare")
 db = get_db()
 S = st.session_state
-
-
-@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 @st.cache_data(ttl=15, max_entries=8, show_spinner=False)
@@ -47,11 +43,7 @@ def open_in_review(item_id: str) -> None:
 st.title("Compare")
 st.caption("Labelers from different model families labeling the same items: where they agree with each other "
            "and with the human gold, and the items where they disagree — those go to people.")
-names = task_names()
-if not names:
-    st.info("No tasks yet. Create one on the Data page.")
-    st.stop()
-task_name = st.selectbox("Task", names, key="cmp_task")
+task_name = task_picker("cmp_task")
 task, gold, refs = task_state(task_name)
 if refs.empty:
     st.info(f"Task {task_name} has no labelers yet.")

@@ -12,17 +12,13 @@ from labelgate import gate
 from labelgate.auth import can_decide_gate
 from labelgate.store import gate as gate_store
 from labelgate.store.labelers import current_versions
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import task_picker
 
 user = require_page("gate")
 db = get_db()
 S = st.session_state
-
-
-@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
@@ -105,12 +101,8 @@ kind_, text_ = S.pop("gate_message", (None, None))
 if kind_:
     getattr(st, kind_)(text_)
 
-names = task_names()
-if not names:
-    st.info("No tasks yet: create one on the Data page.")
-    st.stop()
 c1, c2 = st.columns(2)
-task_name = c1.selectbox("Task", names, key="gate_task")
+task_name = task_picker("gate_task", where=c1)
 task = get_task(db, task_name)
 versions = labelers(task.task_id)
 if versions.empty:

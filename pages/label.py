@@ -7,17 +7,13 @@ import streamlit as st
 from labelgate.labeling import QueueItem, next_item, submit_answer
 from labelgate.store.items import current_set
 from labelgate.store.labels import DuplicateLabelError
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.tasks import Task
 from labelgate.ui.session import current_user, get_db, require_page, still_signed_in
+from labelgate.ui.widgets import require_task_names, task_picker
 
 user = require_page("label")
 db = get_db()
-
-
-@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 def answer(task: Task, item: QueueItem, status: str, value: str | None = None) -> None:
@@ -143,10 +139,7 @@ def labeling_loop(task_name: str) -> None:
 
 
 st.title("Label")
-names = task_names()
-if not names:
-    st.info("There are no tasks yet. An engineer creates them on the Data page.")
-    st.stop()
-chosen = st.selectbox("Task", names, key="label_task") if len(names) > 1 else names[0]
+names = require_task_names()
+chosen = task_picker("label_task") if len(names) > 1 else names[0]
 st.caption("You see no model's or colleague's label. Keys: the letter or digit on each button.")
 labeling_loop(chosen)

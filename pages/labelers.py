@@ -13,19 +13,15 @@ from labelgate.llm.service import get_handle, start_run
 from labelgate.store import llm as run_store
 from labelgate.store.items import current_set, get_items
 from labelgate.store.labelers import current_labelers, labeler_history, save_labeler
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.tasks import Task
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import task_picker
 
 user = require_page("labelers")
 db = get_db()
 S = st.session_state
 RUN_PROVIDERS = [p for p in PROVIDERS if p != "import"]
-
-
-@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 def flash(kind: str, text: str, where: str = "define") -> None:
@@ -170,10 +166,6 @@ def run_monitor(run_id: int) -> None:
 # --- page --------------------------------------------------------------------------------------
 
 st.title("Labelers")
-names = task_names()
-if not names:
-    st.info("There are no tasks yet: create one on the Data page.")
-    st.stop()
 def on_task_change() -> None:
     """Another task: its own labelers and prompt, never the previous task's form."""
     S["labelers_pick"] = "(new labeler)"
@@ -181,7 +173,7 @@ def on_task_change() -> None:
     load_into_form(get_task(db, S["labelers_task"]), None)
 
 
-task_name = st.selectbox("Task", names, key="labelers_task", on_change=on_task_change)
+task_name = task_picker("labelers_task", on_change=on_task_change)
 task = get_task(db, task_name)
 labelers = current_labelers(db, task.task_id)
 

@@ -6,18 +6,14 @@ import streamlit as st
 
 from labelgate import monitor as mon
 from labelgate.store.labelers import current_versions
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.ui.monitor_charts import distribution_figure, lines_figure
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import task_picker
 
 user = require_page("monitor")
 db = get_db()
 S = st.session_state
-
-
-@st.cache_data(ttl=30, max_entries=8, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner=False)
@@ -65,12 +61,8 @@ kind_, text_ = S.pop("monitor_message", (None, None))
 if kind_:
     getattr(st, kind_)(text_)
 
-names = task_names()
-if not names:
-    st.info("No tasks yet: create one on the Data page.")
-    st.stop()
 c1, c2 = st.columns(2)
-task_name = c1.selectbox("Task", names, key="monitor_task")
+task_name = task_picker("monitor_task", where=c1)
 task = get_task(db, task_name)
 labelers = labeler_names(task.task_id)
 if not labelers:

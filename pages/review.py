@@ -8,17 +8,13 @@ from labelgate import calibrate as cal
 from labelgate import review
 from labelgate.store import gold as gold_store
 from labelgate.store.labels import human_labels
-from labelgate.store.tasks import get_task, list_tasks
+from labelgate.store.tasks import get_task
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import require_task_names
 
 user = require_page("review")
 db = get_db()
 S = st.session_state
-
-
-@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
-def task_names() -> list[str]:
-    return [t.name for t in list_tasks(db)]
 
 
 @st.cache_data(ttl=15, max_entries=8, show_spinner=False)
@@ -64,10 +60,7 @@ st.caption("Disagreements go to people: between the experts, between a labeler a
            "labelers of different families. An adjudication records the final gold label, who decided and why; "
            "it never changes anybody's own labels.")
 
-names = task_names()
-if not names:
-    st.info("No tasks yet. Create one on the Data page.")
-    st.stop()
+names = require_task_names()
 focus = S.pop("review_focus", None)
 if focus and focus[1] in names:  # sent here from Compare
     S["rev_task"], S["rev_queue"] = focus[1], focus[0]
