@@ -24,6 +24,7 @@ from labelgate.store.labels import coverage
 from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task
 from labelgate.tasks import KINDS, TaskSpecError, make_spec
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import forget_task_names
 
 user = require_page("data")
 db = get_db()
@@ -83,6 +84,7 @@ def flash(kind: str, text: str) -> None:
 def refresh() -> None:
     task_overview.clear()
     meta_columns.clear()
+    forget_task_names()  # the other pages' task lists
 
 
 def approval_sentence(status: gate.GateStatus, labeler: str) -> str:

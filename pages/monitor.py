@@ -34,7 +34,7 @@ def thresholds(task_name: str) -> mon.Thresholds:
 def on_save_thresholds(task_name: str) -> None:
     values = {}
     for f in mon.Thresholds.LABELS:
-        values[f] = float(S[f"monitor_thr_{f}"]) if S.get(f"monitor_on_{f}") else None
+        values[f] = float(S[f"monitor_thr_{task_name}_{f}"]) if S.get(f"monitor_on_{task_name}_{f}") else None
     try:
         mon.save_thresholds(db, get_task(db, task_name), mon.Thresholds.from_dict(values), user=user.name)
     except ValueError as exc:
@@ -76,10 +76,10 @@ with st.expander("Thresholds of this task (a breach blocks the batch)"):
     for i, (f, label) in enumerate(mon.Thresholds.LABELS.items()):
         value = getattr(thr, f)
         with cols[i % 3]:
-            on = st.checkbox(label, value=value is not None, key=f"monitor_on_{f}")
+            on = st.checkbox(label, value=value is not None, key=f"monitor_on_{task_name}_{f}")
             st.number_input(label, min_value=0.0, max_value=1.0, step=0.01, format="%.3f",
                             value=float(value if value is not None else getattr(mon.Thresholds(), f) or 0.5),
-                            key=f"monitor_thr_{f}", disabled=not on, label_visibility="collapsed")
+                            key=f"monitor_thr_{task_name}_{f}", disabled=not on, label_visibility="collapsed")
     st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,))
 
 m = monitor_data(task_name, labeler, task.revision)

@@ -60,7 +60,7 @@ def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     at = open_drifty(app_for)
     assert sorted(blocked_messages(at)) == ["b04", "b05", "b06"]
     # stricter: b03 re-labeled one anchor in 40 differently (2.5%), above a 1% limit
-    at.number_input(key="monitor_thr_max_flip_rate").set_value(0.01)
+    at.number_input(key="monitor_thr_mt-bench_max_flip_rate").set_value(0.01)
     at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
     assert not at.exception, at.exception
     assert "Saved the monitor thresholds of mt-bench." in [s.value for s in at.success]
@@ -70,8 +70,8 @@ def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     assert mon.thresholds_for(demo_db, get_task(demo_db, "mt-bench")).max_flip_rate == 0.01
     # every rule switched off: nothing is blocked
     for f in mon.Thresholds.LABELS:
-        if at.checkbox(key=f"monitor_on_{f}").value:
-            at.checkbox(key=f"monitor_on_{f}").uncheck()
+        if at.checkbox(key=f"monitor_on_mt-bench_{f}").value:
+            at.checkbox(key=f"monitor_on_mt-bench_{f}").uncheck()
     at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
     assert not at.exception, at.exception
     assert blocked_messages(at) == {} and metric(at, "Blocked batches") == "0"
