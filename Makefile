@@ -32,6 +32,7 @@ run: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install-test chromium
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 -m "not slow"
 
 test-slow: install-test
