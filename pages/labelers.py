@@ -87,6 +87,12 @@ def on_save(task_name: str) -> None:
     S["labelers_pick"] = config.name
 
 
+def run_options() -> RunOptions:
+    """The Run tab's settings (defaults before the tab was ever shown)."""
+    return RunOptions(concurrency=int(S.get("labelers_concurrency", 8)), rpm=S.get("labelers_rpm") or None,
+                      timeout=float(S.get("labelers_timeout", 60)))
+
+
 def on_start(task_name: str, items: str) -> None:
     """Start a run; the labeler and item set are read from the widgets at click time."""
     task = get_task(db, task_name)
@@ -95,7 +101,7 @@ def on_start(task_name: str, items: str) -> None:
     else:
         name, items = S["labelers_run_labeler"], S["labelers_run_items"]
     try:
-        options = RunOptions(concurrency=int(S["labelers_concurrency"]), rpm=S.get("labelers_rpm") or None)
+        options = run_options()
         plan = (plan_items(db, task, name, S["labelers_preview_ids"], batch="preview") if items == "preview"
                 else plan_run(db, task, name, items))
         handle = start_run(db, plan, options, started_by=user.name)
@@ -115,7 +121,7 @@ def on_cancel(run_id: int) -> None:
 
 def on_retry(run_id: int) -> None:
     try:
-        handle = start_run(db, plan_retry(db, run_id), RunOptions(concurrency=int(S["labelers_concurrency"])),
+        handle = start_run(db, plan_retry(db, run_id), run_options(),
                            started_by=user.name)
     except (LookupError, ValueError, MissingApiKeyError) as exc:
         flash("error", f"Not retried: {exc}", "run")
@@ -262,9 +268,11 @@ with run_tab:
             sets = ["calibration", "anchor"] + [f"batch:{b}" for b in batches["batch"]]
             items = c2.selectbox("Items", sets, key="labelers_run_items",
                                  help="A batch run also re-labels the task's anchor set, to catch drift")
-            c3, c4 = st.columns(2)
+            c3, c4, c5 = st.columns(3)
             c3.number_input("Concurrency", 1, 256, value=8, key="labelers_concurrency")
             c4.number_input("Requests per minute (0: no limit)", 0, 100_000, value=0, key="labelers_rpm")
+            c5.number_input("Timeout per request (s)", 1, 600, value=60, key="labelers_timeout",
+                            help="A request without an answer by then is retried, with backoff, up to 5 times")
             config = next(c for c in labelers if c.name == name)
             key_env = key_env_name(config)
             st.caption(f"Uses version {config.version}; "

@@ -32,10 +32,16 @@ def test_engineer_defines_previews_and_runs_a_labeler(app_for, demo_db):
 
         at.selectbox(key="labelers_run_labeler").select("local-judge")
         at.selectbox(key="labelers_run_items").select("calibration")
+        at.number_input(key="labelers_timeout").set_value(5)  # a lost request costs seconds, not minutes
         click(at, "Start run")
         assert not at.error, [e.value for e in at.error]
         run_id = at.session_state["labelers_run_id"]
-        assert get_handle(run_id).wait(timeout=120) is not None
+        if get_handle(run_id).wait(timeout=300) is None:  # say where it hangs, then fail
+            import faulthandler
+            import sys
+
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            raise AssertionError(f"run {run_id} did not finish in 300 s: {get_handle(run_id).progress()}")
         at.run()
         assert server.request_count == 400  # 200 calibration items x both orders
     progress = [p.proto.text for p in at.get("progress")]
