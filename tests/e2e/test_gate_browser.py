@@ -6,6 +6,7 @@ with the page at each step.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,11 +49,29 @@ def test_lead_approves_gpt4_then_a_prompt_change_makes_it_stale(server, page, tm
     page.get_by_role("button", name="Approve").click()
     wait_idle(page)
     page.get_by_text("Approved GPT-4 version").wait_for()
-    assert page.get_by_text("Approved —", exact=False).is_visible()
+    page.get_by_text("Approved —", exact=False).first.wait_for()
 
     check = gate_check(server.db_path)  # while the server is running
     assert check.returncode == 0, check.stdout + check.stderr
     assert "OK: GPT-4 approved by lead" in check.stdout
+
+    # the approved labeler's training mix, exported from the Data page
+    page.get_by_role("link", name="Data").click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Export").click()
+    wait_idle(page)
+    page.get_by_label("Labeler", exact=True).click()
+    page.get_by_role("option", name="GPT-4", exact=True).click()
+    wait_idle(page)
+    page.get_by_text("holds a fresh approval", exact=False).wait_for()
+    page.get_by_role("button", name="Export").click()
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+    rows = [json.loads(line) for line in download.value.path().read_text().splitlines() if line.strip()]
+    assert len(rows) == 200 and {r["source"] for r in rows} == {"human"}  # the demo's GPT-4 labels only gold items
+    page.get_by_role("link", name="Gate").click()
+    wait_idle(page)
 
     # an engineer edits the prompt from the command line, with the app still running
     prompt = tmp_path / "prompt.txt"
@@ -80,5 +99,5 @@ def test_lead_approves_gpt4_then_a_prompt_change_makes_it_stale(server, page, tm
         kinds = [r[0] for r in con.execute("SELECT kind FROM gate_events WHERE labeler = 'GPT-4'"
                                            " ORDER BY event_id").fetchall()]
         approver = con.execute("SELECT actor, comment FROM gate_events WHERE kind = 'approve'").fetchall()
-    assert kinds == ["evaluation", "approve"]
+    assert kinds == ["evaluation", "approve", "export"]
     assert approver == [("lead", "kappa lower bound 0.52 > 0.4; single-rater gold accepted")]
