@@ -75,6 +75,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     db = Database(tmp / "bench.duckdb")
     make_biased_task(db, n_items=800, n_gold=N_GOLD_SEEN, n_labelers=N_LABELERS, seed=1)
+    from labelgate.store.users import add_user
+
+    add_user(db, "engineer", "engineer", "engineer-bench")  # the page checks the account on every run
     task = get_task(db, TASK)
     gold = cal.load_task_gold(db, task)
     refs = cal.labeler_refs(db, task)

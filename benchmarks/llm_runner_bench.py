@@ -99,7 +99,7 @@ def main(n_items: int = 5000, concurrency: int = 64) -> None:
             record_set_draw(db, task.task_id, "calibration", ids, seed=0, stratify_by=None, created_by="bench")
             base_url = f"http://127.0.0.1:{port}/v1"
             save_labeler(db, task.task_id, LabelerConfig(name="judge", provider="openai", model="gpt-4o-mini",
-                                                         base_url=base_url))
+                                                         base_url=base_url, api_key_env="OPENAI_API_KEY"))
 
             sample = [f"Item:\ntext:\nsequential sample {i}" for i in range(40)]
             per_item = sequential_loop(base_url, task, sample)

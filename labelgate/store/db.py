@@ -22,7 +22,33 @@ import duckdb
 DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "data" / "labelgate.duckdb"
 
 _migrated: set[str] = set()
-_migrate_lock = threading.Lock()
+
+
+class _Root:
+    """This process's open connection to one file, shared through cursors."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.users = 0
+        self.timer: threading.Timer | None = None
+
+
+_roots: dict[str, _Root] = {}
+_roots_lock = threading.Lock()
+_open_locks: dict[str, threading.Lock] = {}
+
+
+def _close_root(key: str, root: _Root) -> None:
+    """With _roots_lock held: forget and close `root`."""
+    if _roots.get(key) is root:
+        del _roots[key]
+    root.con.close()
+
+
+def _close_if_idle(key: str, root: _Root) -> None:
+    with _roots_lock:
+        if root.users == 0 and _roots.get(key) is root:
+            _close_root(key, root)
 
 
 class DatabaseBusyError(RuntimeError):
@@ -49,9 +75,10 @@ def _is_lock_error(exc: Exception) -> bool:
 class Database:
     """Handle on one DuckDB file; cheap to create, opens the file only inside `connect()`."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout: float = 30.0):
+    def __init__(self, path: str | os.PathLike | None = None, *, lock_timeout: float = 30.0, linger: float = 0.0):
         self.path = Path(path) if path is not None else default_db_path()
         self.lock_timeout = lock_timeout
+        self.linger = linger
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
@@ -77,18 +104,77 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the file (migrating it on first use in this process), yield, close."""
-        con = self._open()
+        """A cursor on the file, opened (and migrated on first use in this process) if need be.
+
+        Units of work that overlap in this process share one open of the file, each through
+        its own cursor (thread-safe). The file is closed when the last one ends -- or, with
+        `linger` > 0 (the app), that many seconds later, so that one page run or one label
+        answer opens the file once instead of once per query, while another process (the CLI)
+        still gets its turn between clicks.
+        """
+        key = str(self.path.resolve())
+        root = self._acquire(key)
+        cur = root.con.cursor()
         try:
-            key = str(self.path.resolve())
-            if key not in _migrated:
-                with _migrate_lock:
-                    if key not in _migrated:
-                        apply_migrations(con)
-                        _migrated.add(key)
-            yield con
+            yield cur
         finally:
-            con.close()
+            cur.close()
+            self._release(key, root)
+
+    def _acquire(self, key: str) -> _Root:
+        with _roots_lock:
+            root = _roots.get(key)
+            if root is not None:
+                root.users += 1
+                if root.timer is not None:
+                    root.timer.cancel()
+                    root.timer = None
+                return root
+            lock = _open_locks.setdefault(key, threading.Lock())
+        with lock:  # one opener per file; others of this process wait here, not on the file lock
+            with _roots_lock:
+                root = _roots.get(key)
+                if root is not None:
+                    root.users += 1
+                    if root.timer is not None:
+                        root.timer.cancel()
+                        root.timer = None
+                    return root
+            con = self._open()
+            try:
+                if key not in _migrated:
+                    apply_migrations(con)
+                    _migrated.add(key)
+            except BaseException:
+                con.close()
+                raise
+            root = _Root(con)
+            root.users = 1
+            with _roots_lock:
+                _roots[key] = root
+            return root
+
+    def _release(self, key: str, root: _Root) -> None:
+        with _roots_lock:
+            root.users -= 1
+            if root.users > 0:
+                return
+            if self.linger <= 0:
+                _close_root(key, root)
+                return
+            root.timer = threading.Timer(self.linger, _close_if_idle, args=(key, root))
+            root.timer.daemon = True
+            root.timer.start()
+
+    def close(self) -> None:
+        """Close this process's open of the file now if nothing uses it (e.g. before copying it)."""
+        key = str(self.path.resolve())
+        with _roots_lock:
+            root = _roots.get(key)
+            if root is not None and root.users == 0:
+                if root.timer is not None:
+                    root.timer.cancel()
+                _close_root(key, root)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

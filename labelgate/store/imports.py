@@ -34,14 +34,19 @@ def _record(
     n_rows: int,
     n_added: int,
     created_by: str | None,
+    import_id: int | None = None,
 ) -> int:
     (import_id,) = fetch_one(
         con,
-        "INSERT INTO imports (task_id, kind, source, file_name, file_sha256, n_rows, n_added, created_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING import_id",
-        [task.task_id, kind, source, parsed.file_name, parsed.sha256, n_rows, n_added, created_by],
+        "INSERT INTO imports (import_id, task_id, kind, source, file_name, file_sha256, n_rows, n_added, created_by)"
+        " VALUES (coalesce(?, nextval('import_id_seq')), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING import_id",
+        [import_id, task.task_id, kind, source, parsed.file_name, parsed.sha256, n_rows, n_added, created_by],
     )
     return import_id
+
+
+class _NothingNew(Exception):
+    """Every row was already stored: roll the transaction back, record no import."""
 
 
 def import_items(
@@ -118,6 +123,13 @@ def import_labels(db: Database, task: Task, parsed: ParsedFile, labels: pd.DataF
     inside DuckDB, so a million rows never round-trip through Python objects.
     """
     incoming = labels.assign(row_no=range(1, len(labels) + 1))
+    try:
+        return _import_labels(db, task, parsed, labels, incoming, source=source, family=family, created_by=created_by)
+    except _NothingNew:
+        return ImportResult(len(labels), 0, None)
+
+
+def _import_labels(db, task, parsed, labels, incoming, *, source, family, created_by) -> ImportResult:
     with db.transaction() as con:
         if source == "human":
             existing = "(SELECT item_id, rater, value FROM human_labels WHERE task_id = ? AND round = 1)"
@@ -139,22 +151,23 @@ def import_labels(db: Database, task: Task, parsed: ParsedFile, labels: pd.DataF
             raise ImportFileError(
                 f"{parsed.file_name}: column value: {_rows(mask)} give a different value for labels that are "
                 "already stored; labels are append-only and are never overwritten")
-        con.execute(f"CREATE TEMP TABLE new_rows AS SELECT i.* FROM incoming i ANTI JOIN {existing} e ON {key}",
-                    [task.task_id])
-        (n_new,) = fetch_one(con, "SELECT count(*) FROM new_rows")
-        if n_new == 0:
-            return ImportResult(len(labels), 0, None)
-        import_id = _record(con, task, parsed, "labels", source, len(labels), n_new, created_by)
+        # The new rows go straight from the Arrow scan into the table (no temporary copy); the
+        # import id is taken first so the rows can carry it, and everything rolls back if none is new.
+        (import_id,) = fetch_one(con, "SELECT nextval('import_id_seq')")
+        new = f"FROM incoming i ANTI JOIN {existing} e ON {key}"
         if source == "human":
-            con.execute(
+            inserted = con.execute(
                 "INSERT INTO human_labels (task_id, item_id, rater, round, status, value, value_num, shown_order,"
                 " comment, source, import_id) SELECT ?, item_id, rater, 1, 'label', value, value_num, shown_order,"
-                " comment, 'import', ? FROM new_rows ORDER BY row_no", [task.task_id, import_id])
-        else:
-            con.execute(
+                f" comment, 'import', ? {new} ORDER BY i.row_no", [task.task_id, import_id, task.task_id])
+        else:  # LLM rows carry no id, so their order in the table does not matter: no sort
+            inserted = con.execute(
                 "INSERT INTO llm_labels (task_id, item_id, labeler, version, batch, sample_index, shown_order, value,"
                 " value_num, confidence, source, import_id) SELECT ?, item_id, rater, version, batch, sample_index,"
-                " shown_order, value, value_num, confidence, 'import', ? FROM new_rows ORDER BY row_no",
-                [task.task_id, import_id])
-        con.execute("DROP TABLE new_rows")
+                f" shown_order, value, value_num, confidence, 'import', ? {new}",
+                [task.task_id, import_id, task.task_id])
+        (n_new,) = inserted.fetchall()[0]
+        if n_new == 0:
+            raise _NothingNew
+        _record(con, task, parsed, "labels", source, len(labels), n_new, created_by, import_id)
     return ImportResult(len(labels), n_new, import_id)

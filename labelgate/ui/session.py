@@ -18,7 +18,7 @@ COOKIE_NAME = "labelgate_session"
 @st.cache_resource
 def get_db() -> Database:
     """One Database handle per process (it opens the file only inside each unit of work)."""
-    return Database()
+    return Database(linger=1.0)  # one open of the file per page run, released between clicks
 
 
 def current_user() -> User | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,7 +65,7 @@ def test_export_refuses_without_approval_and_a_forced_export_is_audited(db, proj
     assert "export refused: Cat has no fresh gate approval" in capsys.readouterr().err and not out.exists()
     assert cli(args + ["--force"]) == 0
     assert "FORCED without a fresh approval" in capsys.readouterr().out
-    with duckdb.connect(str(db.path), read_only=True) as con:
+    with db.connect() as con:
         kind, forced, actor = con.execute("SELECT kind, forced, actor FROM gate_events").fetchall()[0]
     assert (kind, forced, actor) == ("export", True, "cli")
     table = pd.read_csv(out)

@@ -9,7 +9,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from labelgate import gate
@@ -27,7 +26,7 @@ GPT4 = next(j for j in JUDGES if j.name == "GPT-4")
 
 
 def n_events(db) -> int:
-    with duckdb.connect(str(db.path), read_only=True) as con:
+    with db.connect() as con:
         return con.execute("SELECT count(*) FROM gate_events").fetchall()[0][0]
 
 
@@ -110,10 +109,10 @@ def test_the_audit_log_is_append_only_and_holds_the_fingerprint(demo_db):
     ev = gate.evaluate(demo_db, task, "GPT-4")
     gate.record_evaluation(demo_db, ev, ENGINEER)
     gate.decide(demo_db, task, "GPT-4", user=LEAD, decision="approve", comment="first")
-    with duckdb.connect(str(demo_db.path), read_only=True) as con:
+    with demo_db.connect() as con:
         first = con.execute("SELECT * FROM gate_events ORDER BY event_id").fetchall()
     gate.decide(demo_db, task, "GPT-4", user=LEAD, decision="refuse", comment="changed my mind")
-    with duckdb.connect(str(demo_db.path), read_only=True) as con:
+    with demo_db.connect() as con:
         rows = con.execute("SELECT event_id, kind, actor, actor_role, labeler_version, gold_version, criteria,"
                            " metrics, comment FROM gate_events ORDER BY event_id").fetchall()
         again = con.execute("SELECT * FROM gate_events ORDER BY event_id").fetchall()

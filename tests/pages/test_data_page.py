@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import duckdb
 import pandas as pd
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -38,7 +37,7 @@ def texts(elements) -> list[str]:
 
 def events(db, kind: str | None = None) -> list[tuple]:
     sql = "SELECT kind, actor, actor_role, forced, labeler, labeler_version FROM gate_events"
-    with duckdb.connect(str(db.path), read_only=True) as con:
+    with db.connect() as con:
         rows = con.execute(sql + " ORDER BY event_id").fetchall()
     return [r for r in rows if kind is None or r[0] == kind]
 
@@ -204,7 +203,7 @@ def test_anchors_drawn_on_the_page_are_gold_items_recorded_as_the_anchor_set(app
     click(at, "Draw anchor set")
     assert "Drew an anchor set of 30 gold items for mt-bench; every batch run re-labels it." in texts(at.success)
     assert next(m for m in at.metric if m.label == "Current anchor set").value == "30 items"
-    with duckdb.connect(str(demo_db.path), read_only=True) as con:
+    with demo_db.connect() as con:
         draws = con.execute("SELECT set_name, size, seed, created_by FROM item_set_draws WHERE set_name = 'anchor'"
                             ).fetchall()
     assert draws == [("anchor", 30, 7, "engineer")]

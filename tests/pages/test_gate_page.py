@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from labelgate import gate
@@ -32,7 +31,7 @@ def open_gpt4(app_for, role: str):
 
 
 def decisions(db) -> list[tuple]:
-    with duckdb.connect(str(db.path), read_only=True) as con:
+    with db.connect() as con:
         return con.execute("SELECT kind, actor, actor_role, labeler, labeler_version, gold_version, verdict, comment"
                            " FROM gate_events WHERE kind IN ('approve', 'refuse') ORDER BY event_id").fetchall()
 
@@ -59,7 +58,7 @@ def test_lead_evaluates_gpt4_and_sees_every_criterion_with_its_evidence_and_a_pa
     assert kappa["result"] == "pass" and kappa["observed"] == pytest.approx(0.515, abs=0.01)
     assert "0.620 [0.515, 0.705] on 200 items" in kappa["evidence"]
     assert "gold comes from 1 rater" in table.loc["expert agreement", "evidence"]
-    with duckdb.connect(str(demo_db.path), read_only=True) as con:
+    with demo_db.connect() as con:
         rows = con.execute("SELECT kind, actor, verdict FROM gate_events").fetchall()
     assert rows == [("evaluation", "lead", "pass")]
 
