@@ -35,13 +35,7 @@ from labelgate.store import monitor as store
 from labelgate.store.corrections import current_correction
 from labelgate.store.users import User
 from labelgate.tasks import Task
-from qc.correction import (
-    apply_isotonic,
-    apply_linear,
-    apply_ordinal_cuts,
-    apply_platt,
-    params_from_dict,
-)
+from qc.correction import apply_linear_covariates, apply_platt, params_from_dict
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 COLUMNS = ["item_id", "source", "value", "value_num", "confidence", "labeler", "labeler_version",
@@ -108,23 +102,29 @@ def max_llm_rows(n_human: int, human_share: float) -> int:
     return int(math.floor(n_human * (1 - human_share) / human_share + 1e-9))
 
 
-def _apply_correction(task: Task, llm: pd.DataFrame, corr: dict | None) -> tuple[pd.DataFrame, str]:
+def _apply_correction(db: Database, task: Task, llm: pd.DataFrame, corr: dict | None) -> tuple[pd.DataFrame, str]:
+    """Apply a saved correction (as the Calibrate page stored it) to one row per item."""
+    from labelgate import calibrate as cal  # the one decoder of stored corrections
+
     if corr is None or llm.empty:
         return llm, ""
-    params = params_from_dict(corr["params"])
-    method = params.method
+    stored = corr["params"]
+    method = stored["method"]
     out = llm.copy()
-    if method in ("linear", "isotonic") and task.is_numeric:
-        fn = apply_linear if method == "linear" else apply_isotonic
-        out["value_num"] = fn(params, out["value_num"].to_numpy(float))
-    elif method == "ordinal_cuts" and task.is_numeric:
-        out["value_num"] = apply_ordinal_cuts(params, out["value_num"].to_numpy(float))
-    elif method == "platt":
+    if method == "platt":
         known = out["confidence"].notna()
-        out.loc[known, "confidence"] = apply_platt(params, out.loc[known, "confidence"].to_numpy(float))
+        p = params_from_dict(stored["params"])
+        out.loc[known, "confidence"] = apply_platt(p, out.loc[known, "confidence"].to_numpy(float))
         return out, "confidence recalibrated"
+    if not task.is_numeric:
+        return out, f"{method} corrects class shares, not single labels: labels exported as given"
+    x = out["value_num"].to_numpy(float)
+    if method == "linear_covariates":
+        p = params_from_dict(stored["params"])
+        X = cal._covariates(cal.item_frame(db, task), out, stored["covariates"])
+        out["value_num"] = apply_linear_covariates(p, x, X)
     else:
-        return out, f"{method} corrects aggregates, not single labels: labels exported as given"
+        out["value_num"] = cal.correction_curve(task, stored, x)
     if task.kind == "ordinal":
         lo, hi = task.spec["scale"]
         out["value_num"] = np.clip(np.round(out["value_num"]), lo, hi)
@@ -168,7 +168,7 @@ def prepare(db: Database, task: Task, labeler: str, *, human_share: float = DEFA
     llm = store.llm_items(db, task.task_id, labeler, version, kind=task.kind)
     llm = llm[~llm["item_id"].isin(set(gold.labels["item_id"]))]
     report.n_llm_available = len(llm)
-    llm, report.correction_note = _apply_correction(task, llm, corr)
+    llm, report.correction_note = _apply_correction(db, task, llm, corr)
     if task.is_numeric:
         llm = llm.assign(value=_numeric_text(task, llm["value_num"]))
 

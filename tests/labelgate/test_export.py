@@ -118,3 +118,34 @@ def test_bad_export_arguments_name_the_field(db, project, tmp_path, capsys):
     assert cli(["--db", str(db.path), "export", "--task", "sent", "--labeler", "Cat", "--out",
                 str(tmp_path / "x.csv"), "--force", "--human-share", "0.5"]) == 2
     assert "human_share" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["linear", "isotonic", "ordinal_cuts", "linear_covariates", "platt"])
+def test_a_correction_saved_as_the_calibrate_page_saves_it_is_applied_in_the_export(tmp_path, method):
+    """The page stores fit_correction's whole output; the export must decode that shape."""
+    from labelgate import calibrate as cal
+    from labelgate.export import prepare
+    from labelgate.store import Database
+    from labelgate.store.corrections import save_correction
+    from tests.synthetic import TASK, make_biased_task
+
+    db = Database(tmp_path / "c.duckdb")
+    info = make_biased_task(db, n_items=300, n_gold=240, seed=3)
+    task = get_task(db, TASK)
+    gold = cal.load_task_gold(db, task)
+    refs = cal.labeler_refs(db, task).set_index("name")
+    name = "Overconfident" if method == "platt" else "Lengthy"
+    data = cal.load_labeler(db, task, gold, name, refs.loc[name, "version"], refs.loc[name, "family"])
+    stored = cal.fit_correction(task, data.pairs, method, items=cal.item_frame(db, task),
+                                covariates=["text_length"] if method == "linear_covariates" else None)
+    save_correction(db, task_id=task.task_id, labeler=name, labeler_version=refs.loc[name, "version"],
+                    method=method, params=stored, gold_version=gold.version, n_fit=len(data.pairs),
+                    cv_metrics=None, created_by="engineer")
+    table, report = prepare(db, task, name, force=True, subsample=True, human_share=0.2)
+    llm = table[table["source"] == "llm"].set_index("item_id")
+    assert report.correction is not None and len(llm) > 0
+    assert report.correction_note == ("confidence recalibrated" if method == "platt" else "labels corrected")
+    assert (llm["correction_version"] == report.correction).all()
+    if method == "linear_covariates":  # it knows which items are long: the +1 on them is gone
+        signed = (llm["value_num"] - info["truth"].reindex(llm.index)).mean()
+        assert abs(signed) < 0.2
