@@ -3,7 +3,8 @@
 Agreement means a strict majority of the item's experts gave the same label (with two
 experts: both); for a continuous task, experts agree when their values lie within
 `tolerance` (default 10% of the range) and the gold is their mean. Items with expert labels
-but no agreement and no adjudication are disputed: left out of gold and counted.
+but no agreement and no adjudication are disputed: left out of gold and counted, as are items an
+expert flagged as ambiguous until someone adjudicates them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Gold:
 
 
 def derive_gold(task: Task, experts: pd.DataFrame, adjudicated: pd.DataFrame, *,
-                tolerance: float | None = None) -> Gold:
+                tolerance: float | None = None, flagged: list[str] | tuple = ()) -> Gold:
     """Gold from expert labels (item_id, rater, value, value_num) and adjudications (item_id, value, value_num)."""
     cols = ["item_id", "value", "value_num", "source", "n_experts"]
     if experts.empty:
@@ -61,6 +62,17 @@ def derive_gold(task: Task, experts: pd.DataFrame, adjudicated: pd.DataFrame, *,
         nums = experts.drop_duplicates(["item_id", "value"])[["item_id", "value", "value_num"]]
         agreed = winners.merge(nums, on=["item_id", "value"], how="left").assign(source="agreed")[cols]
         disputed = _disputed(experts, totals.index.difference(winners["item_id"]))
+    if len(flagged):
+        # an expert who calls an item ambiguous disagrees with whatever the others said: people settle it
+        flagged = set(flagged)
+        agreed = agreed[~agreed["item_id"].isin(flagged)]
+        extra = pd.DataFrame({"item_id": sorted(flagged - set(disputed["item_id"]))})
+        counts = experts.groupby("item_id").size()
+        values = experts.groupby("item_id")["value"].agg(lambda v: ", ".join(sorted(v)))
+        extra["n_experts"] = extra["item_id"].map(counts).fillna(0).astype(int)
+        extra["values"] = [", ".join(filter(None, [values.get(i, ""), "flagged as ambiguous"]))
+                           for i in extra["item_id"]]
+        disputed = pd.concat([disputed, extra], ignore_index=True) if len(extra) else disputed
     if not adjudicated.empty:
         adj = adjudicated.assign(source="adjudicated", n_experts=adjudicated["item_id"].map(
             experts.groupby("item_id").size()).fillna(0).astype(int))[cols]
@@ -80,4 +92,5 @@ def _disputed(experts: pd.DataFrame, item_ids) -> pd.DataFrame:
 
 def load_gold(db: Database, task: Task) -> Gold:
     return derive_gold(task, gold_store.expert_labels(db, task.task_id),
-                       gold_store.latest_adjudications(db, task.task_id))
+                       gold_store.latest_adjudications(db, task.task_id),
+                       flagged=gold_store.flagged_items(db, task.task_id))

@@ -15,6 +15,14 @@ def expert_labels(db: Database, task_id: int) -> pd.DataFrame:
             " WHERE task_id = ? AND round = 1 AND status = 'label' ORDER BY item_id, rater", [task_id]).df()
 
 
+def flagged_items(db: Database, task_id: int) -> list[str]:
+    """Items an expert flagged as ambiguous in the first round."""
+    with db.connect() as con:
+        rows = con.execute("SELECT DISTINCT item_id FROM human_labels WHERE task_id = ? AND round = 1"
+                           " AND status = 'flag' ORDER BY item_id", [task_id]).fetchall()
+    return [r[0] for r in rows]
+
+
 def latest_adjudications(db: Database, task_id: int) -> pd.DataFrame:
     """The latest adjudication per item: item_id, value, value_num, decided_by, reason, created_at."""
     with db.connect() as con:

@@ -58,3 +58,23 @@ def test_latest_adjudication_wins_changes_the_version_and_retest_rounds_are_igno
     assert len({g0.version, g1.version, g2.version}) == 3
     with db.connect() as con:
         assert con.execute("SELECT count(*) FROM adjudications").fetchall() == [(2,)]  # appended, not replaced
+
+
+def test_an_item_flagged_as_ambiguous_is_disputed_until_adjudicated():
+    import pandas as pd
+
+    from labelgate.gold import derive_gold
+    from labelgate.tasks import Task, make_spec
+
+    task = Task(1, "t", "categorical", make_spec("categorical", labels=["a", "b"]))
+    experts = pd.DataFrame({"item_id": ["i1", "i2"], "rater": ["x", "x"], "value": ["a", "b"],
+                            "value_num": [None, None]})
+    no_adj = pd.DataFrame(columns=["item_id", "value", "value_num"])
+    gold = derive_gold(task, experts, no_adj, flagged=["i1", "i3"])  # y flagged i1; z flagged an unlabeled i3
+    assert list(gold.labels["item_id"]) == ["i2"]
+    assert list(gold.disputed["item_id"]) == ["i1", "i3"]
+    assert list(gold.disputed["values"]) == ["a, flagged as ambiguous", "flagged as ambiguous"]
+    adj = pd.DataFrame({"item_id": ["i1"], "value": ["b"], "value_num": [None]})
+    settled = derive_gold(task, experts, adj, flagged=["i1", "i3"])
+    assert dict(zip(settled.labels["item_id"], settled.labels["value"], strict=True)) == {"i1": "b", "i2": "b"}
+    assert list(settled.disputed["item_id"]) == ["i3"]
