@@ -17,7 +17,7 @@ from labelgate.tasks import Task
 from qc.agreement import cohen_kappa_score
 from qc.estimate import Estimate
 from qc.krippendorff import krippendorff_alpha_ci
-from qc.uncertainty import bootstrap_ci, bootstrap_cis
+from qc.uncertainty import bootstrap_cis
 
 # Which metrics apply to which kind of task, in display order.
 METRICS_BY_KIND = {
@@ -104,18 +104,45 @@ def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = Non
         from qc.agreement import grouped_correlation
 
         g = f["item_id"].map(group_by).to_numpy()
+        x, y = f["gold_num"].to_numpy(float), f["pred_num"].to_numpy(float)
         for name in CORRELATIONS:
             method = "kendall" if name == "kendall_tau" else name
             try:
-                point = grouped_correlation(f["gold_num"], f["pred_num"], g, method=method, level="per_group")
-                ci = bootstrap_ci(f["gold_num"].to_numpy(float), f["pred_num"].to_numpy(float),
-                                  metric=lambda a, b, m=method, gg=g: grouped_correlation(a, b, gg, method=m,
-                                                                                          level="per_group"),
-                                  n_resamples=200, seed=seed, groups=g)
-                out[f"{name}_grouped"] = Estimate(point, ci.ci_low, ci.ci_high, ci.n, "per-group mean; " + ci.method)
+                point = grouped_correlation(x, y, g, method=method, level="per_group")
             except ValueError:
                 continue
+            out[f"{name}_grouped"] = grouped_correlation_ci(x, y, g, point, method=method, seed=seed)
     return out
+
+
+def grouped_correlation_ci(x: np.ndarray, y: np.ndarray, groups: np.ndarray, point: float, *, method: str,
+                           n_resamples: int = 200, seed: int = 0) -> Estimate:
+    """Percentile CI of the per-group-averaged correlation, resampling whole groups.
+
+    Each drawn group keeps its own rows and becomes a group of its own (a group drawn twice
+    counts twice), which a generic cluster bootstrap over the rows cannot express. A loop over
+    resamples: the per-group correlations do not vectorize, and 200 draws of a few dozen
+    groups take milliseconds.
+    """
+    from qc.agreement import grouped_correlation
+
+    labels = pd.unique(groups)
+    members = [np.flatnonzero(groups == k) for k in labels]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        pick = rng.integers(0, len(labels), len(labels))
+        idx = np.concatenate([members[p] for p in pick])
+        new_groups = np.repeat(np.arange(len(pick)), [len(members[p]) for p in pick])
+        try:
+            values.append(grouped_correlation(x[idx], y[idx], new_groups, method=method, level="per_group"))
+        except ValueError:
+            continue  # no group with two items and variation in this draw
+    lo, hi = np.percentile(values, [2.5, 97.5]) if values else (np.nan, np.nan)
+    undefined = n_resamples - len(values)
+    note = f", {undefined} undefined" if undefined else ""
+    return Estimate(float(point), float(lo), float(hi), len(labels),
+                    f"per-group mean; percentile bootstrap over groups (B={n_resamples}{note})")
 
 
 def human_reliability(task: Task, experts: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> dict:

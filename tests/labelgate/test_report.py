@@ -106,3 +106,27 @@ def test_expert_kappa_on_a_ten_point_scale_orders_points_as_numbers():
     (pair,) = human_reliability(task, experts, n_resamples=50)["pairwise_cohen_kappa"]
     assert pair["kappa"] == pytest.approx(cohen_kappa_score(a, b, weights="quadratic", labels=list(range(1, 11))))
     assert pair["kappa"] > 0.95
+
+
+def test_the_grouped_correlation_interval_resamples_whole_groups():
+    import numpy as np
+
+    from labelgate.analysis import grouped_correlation_ci
+    from qc.agreement import grouped_correlation
+
+    rng = np.random.default_rng(0)
+    sizes = [3, 5, 8, 13, 4, 6, 9, 7]  # unequal groups: the old bootstrap paired rows with the wrong groups
+    g = np.repeat(np.arange(len(sizes)), sizes)
+    x = rng.normal(size=len(g))
+    y = x + rng.normal(scale=1.0, size=len(g))
+    point = grouped_correlation(x, y, g, method="pearson", level="per_group")
+    est = grouped_correlation_ci(x, y, g, point, method="pearson", n_resamples=300, seed=1)
+    assert est.n == 8 and est.ci_low < point < est.ci_high and "undefined" not in est.method
+    # the same draws by hand
+    members = [np.flatnonzero(g == k) for k in range(8)]
+    r = np.random.default_rng(1)
+    manual = []
+    for _ in range(300):
+        pick = r.integers(0, 8, 8)
+        manual.append(np.mean([np.corrcoef(x[members[p]], y[members[p]])[0, 1] for p in pick]))
+    assert (est.ci_low, est.ci_high) == tuple(pytest.approx(v) for v in np.percentile(manual, [2.5, 97.5]))
