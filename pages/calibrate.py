@@ -35,13 +35,13 @@ def items_of(task_name: str) -> pd.DataFrame:
     return cal.item_frame(db, task_state(task_name)[0])
 
 
-@st.cache_data(max_entries=64, show_spinner="Bootstrapping confidence intervals…")
+@st.cache_data(ttl=60, max_entries=64, show_spinner="Bootstrapping confidence intervals…")
 def labeler_data(task_name: str, name: str, version: str, family: str, gold_version: str) -> cal.LabelerData:
     task, gold, _ = task_state(task_name)
     return cal.load_labeler(db, task, gold, name, version, family, n_resamples=N_RESAMPLES)
 
 
-@st.cache_data(max_entries=64, show_spinner="Cross-validating…")
+@st.cache_data(ttl=60, max_entries=64, show_spinner="Cross-validating…")
 def cv_table(task_name: str, name: str, version: str, gold_version: str, method: str,
              covariates: tuple[str, ...], slice_column: str | None) -> pd.DataFrame:
     task, gold, refs = task_state(task_name)
@@ -50,7 +50,7 @@ def cv_table(task_name: str, name: str, version: str, gold_version: str, method:
                               slice_column=slice_column)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
 def fitted_curves(task_name: str, name: str, version: str, gold_version: str) -> dict:
     task, _, refs = task_state(task_name)
     data = labeler_data(task_name, name, version, _family(refs, name), gold_version)

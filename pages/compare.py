@@ -24,7 +24,7 @@ def task_state(task_name: str):
     return task, cal.load_task_gold(db, task), cal.labeler_refs(db, task)
 
 
-@st.cache_data(max_entries=16, show_spinner="Comparing labelers…")
+@st.cache_data(ttl=60, max_entries=16, show_spinner="Comparing labelers…")
 def comparison(task_name: str, versions: tuple[tuple[str, str], ...], gold_version: str):
     """(agreement matrix ordered by family, cross-family disagreements): keyed by labeler and gold versions."""
     task, gold, refs = task_state(task_name)

@@ -24,7 +24,7 @@ from labelgate.store.labels import coverage
 from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task
 from labelgate.tasks import KINDS, TaskSpecError, make_spec
 from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import forget_task_names
+from labelgate.ui.widgets import forget_task_names, plain
 
 user = require_page("data")
 db = get_db()
@@ -227,7 +227,8 @@ def on_export() -> None:
     status = gate.status(db, task, labeler)
     if not status.fresh_approval and not opts["force"]:
         S["data_export_message"] = (
-            "error", f"Export refused: {approval_sentence(status, labeler)} A lead can approve it on the Gate page; "
+            "error", f"Export refused: {plain(approval_sentence(status, labeler))} "
+                     "A lead can approve it on the Gate page; "
                      "or tick “Export without a fresh approval” — a forced export is recorded in the audit log.")
         return
     fmt, suffix, mime = EXPORT_FORMATS[opts["format"]]
@@ -391,9 +392,9 @@ with export_tab:
             if export_tab.open:  # the gate status reads the gold: only when this tab is in view
                 status = gate.status(db, task, labeler)
                 if status.fresh_approval:
-                    st.success(approval_sentence(status, labeler), icon=":material/verified:")
+                    st.success(plain(approval_sentence(status, labeler)), icon=":material/verified:")
                 else:
-                    st.warning(f"Not exportable as it stands: {approval_sentence(status, labeler)}",
+                    st.warning(f"Not exportable as it stands: {plain(approval_sentence(status, labeler))}",
                                icon=":material/gpp_maybe:")
                     st.checkbox("Export without a fresh approval (forced: recorded in the audit log with your name)",
                                 key=f"data_exp_force_{task_name}_{labeler}")

@@ -14,7 +14,7 @@ from labelgate.store import gate as gate_store
 from labelgate.store.labelers import current_versions
 from labelgate.store.tasks import get_task
 from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import task_picker
+from labelgate.ui.widgets import plain, task_picker
 
 user = require_page("gate")
 db = get_db()
@@ -74,19 +74,26 @@ def on_evaluate(task_name: str, labeler: str) -> None:
     clear()
 
 
-def on_decide(task_name: str, labeler: str, decision: str) -> None:
+def on_decide(task_name: str, labeler: str, decision: str, shown) -> None:
+    """Record a lead's decision -- on the state the lead saw: if the labeler version, task, gold or
+    correction changed since the page was drawn, nothing is recorded."""
     criteria = criteria_from_widgets(task_name)
+    if gate.status(db, get_task(db, task_name), labeler).current != shown:
+        flash("error", "Not recorded: the labeler, task, gold or correction changed since this page was drawn. "
+                       "Look at the evaluation again, then decide.")
+        clear()
+        return
     try:
         save_if_changed(task_name, criteria)
         event_id, ev = gate.decide(db, get_task(db, task_name), labeler, user=user, decision=decision,
-                                   comment=S.get("gate_comment", ""), criteria=criteria)
+                                   comment=S.get(f"gate_comment_{task_name}_{labeler}", ""), criteria=criteria)
     except (ValueError, LookupError, PermissionError) as exc:
         flash("error", str(exc))
         return
     word = "Approved" if decision == "approve" else "Refused"
     flash("success", f"{word} {labeler} version {ev.fingerprint.labeler_version} (audit row {event_id}).")
     S["gate_event"] = event_id
-    S["gate_comment"] = ""
+    S[f"gate_comment_{task_name}_{labeler}"] = ""
     clear()
 
 
@@ -116,16 +123,16 @@ st.caption(f"{labeler}: {row['provider']} · {row['model']} · family {row['fami
 # --- where the labeler stands ------------------------------------------------------------------
 status = gate_status(task_name, labeler)
 if status.state == "approved":
-    st.success(f"**Approved** — {status.describe()}", icon=":material/verified:")
+    st.success(f"**Approved** — {plain(status.describe())}", icon=":material/verified:")
 elif status.state == "stale":
     d = status.decision
     st.warning(f"**Approval stale** — {labeler} was approved by {d['actor']} on "
                f"{pd.Timestamp(d['created_at']):%Y-%m-%d %H:%M}, but since then:", icon=":material/history:")
     for reason in status.stale_reasons:
-        st.markdown(f"- {reason}")
+        st.markdown(f"- {plain(reason)}")
     st.caption("Evaluate again and ask a lead to decide.")
 elif status.state == "refused":
-    st.error(f"**Refused** — {status.describe()}", icon=":material/block:")
+    st.error(f"**Refused** — {plain(status.describe())}", icon=":material/block:")
 else:
     st.info("**Not approved** — no lead has decided on this labeler yet.", icon=":material/pending:")
 
@@ -174,11 +181,13 @@ if not evals.empty:
 # --- the decision --------------------------------------------------------------------------------
 st.subheader("Decision")
 if can_decide_gate(user.role):
-    st.text_area("Comment (required)", key="gate_comment", placeholder="Why you approve or refuse this labeler")
+    st.text_area("Comment (required)", key=f"gate_comment_{task_name}_{labeler}",
+                 placeholder="Why you approve or refuse this labeler")
     a, b, _ = st.columns([1, 1, 4])
-    a.button("Approve", type="primary", on_click=on_decide, args=(task_name, labeler, "approve"),
+    a.button("Approve", type="primary", on_click=on_decide, args=(task_name, labeler, "approve", status.current),
              icon=":material/check_circle:")
-    b.button("Refuse", on_click=on_decide, args=(task_name, labeler, "refuse"), icon=":material/cancel:")
+    b.button("Refuse", on_click=on_decide, args=(task_name, labeler, "refuse", status.current),
+             icon=":material/cancel:")
 else:
     st.info(f"Only a lead can approve or refuse a labeler; you are signed in as {user.role}.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labelgate import monitor as mon
+from labelgate.auth import can_decide_gate
 from labelgate.store.labelers import current_versions
 from labelgate.store.tasks import get_task
 from labelgate.ui.monitor_charts import distribution_figure, lines_figure
@@ -32,6 +33,9 @@ def thresholds(task_name: str) -> mon.Thresholds:
 
 
 def on_save_thresholds(task_name: str) -> None:
+    if not can_decide_gate(user.role):  # loosening a threshold can unblock a batch: the lead's call
+        S["monitor_message"] = ("error", "Only a lead can change the thresholds that block batches.")
+        return
     values = {}
     for f in mon.Thresholds.LABELS:
         values[f] = float(S[f"monitor_thr_{task_name}_{f}"]) if S.get(f"monitor_on_{task_name}_{f}") else None
@@ -80,7 +84,9 @@ with st.expander("Thresholds of this task (a breach blocks the batch)"):
             st.number_input(label, min_value=0.0, max_value=1.0, step=0.01, format="%.3f",
                             value=float(value if value is not None else getattr(mon.Thresholds(), f) or 0.5),
                             key=f"monitor_thr_{task_name}_{f}", disabled=not on, label_visibility="collapsed")
-    st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,))
+    lead = can_decide_gate(user.role)
+    st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,), disabled=not lead,
+              help=None if lead else "Only a lead can change the thresholds that block batches")
 
 m = monitor_data(task_name, labeler, task.revision)
 frame = m.batches

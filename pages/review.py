@@ -23,7 +23,7 @@ def task_state(task_name: str):
     return task, cal.load_task_gold(db, task), cal.labeler_refs(db, task)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
 def per_item(task_name: str, versions: tuple[tuple[str, str], ...], gold_version: str) -> dict:
     task, gold, refs = task_state(task_name)
     judgments = gold_store.llm_judgments(db, task.task_id, labelers=list(versions))
@@ -44,14 +44,15 @@ def reliability(task_name: str, gold_version: str) -> dict:
 def on_adjudicate(task_name: str, item_id: str) -> None:
     task = task_state(task_name)[0]
     try:
-        review.adjudicate(db, task, item_id, S.get(f"rev_value_{item_id}"), decided_by=user.name,
-                          reason=S.get(f"rev_reason_{item_id}", ""))
+        review.adjudicate(db, task, item_id, S.get(f"rev_value_{task.name}_{item_id}"), decided_by=user.name,
+                          reason=S.get(f"rev_reason_{task.name}_{item_id}", ""))
     except ValueError as exc:
         S["rev_message"] = ("error", f"Not recorded: {exc}")
         return
     for fn in (task_state, per_item, history, reliability):
         fn.clear()
-    S["rev_message"] = ("success", f"Recorded the gold of {item_id} as {S.get(f'rev_value_{item_id}')} "
+    value = S.get(f"rev_value_{task.name}_{item_id}")
+    S["rev_message"] = ("success", f"Recorded the gold of {item_id} as {value} "
                                    f"(decided by {user.name}). The experts' own labels are unchanged.")
 
 
@@ -128,13 +129,13 @@ with tab_queue:
             if task.kind == "continuous":
                 lo, hi = task.spec["range"]
                 st.number_input(f"Gold value ({lo:g} to {hi:g})", min_value=float(lo), max_value=float(hi),
-                                value=None, key=f"rev_value_{item_id}")
+                                value=None, key=f"rev_value_{task.name}_{item_id}")
             else:
-                st.selectbox("Gold label", task.labels, index=None, key=f"rev_value_{item_id}",
+                st.selectbox("Gold label", task.labels, index=None, key=f"rev_value_{task.name}_{item_id}",
                              placeholder="choose the final label")
-            st.text_area("Why", key=f"rev_reason_{item_id}", placeholder="What decided it (required)")
+            st.text_area("Why", key=f"rev_reason_{task.name}_{item_id}", placeholder="What decided it (required)")
             st.button("Record adjudication", type="primary", key=f"rev_save_{item_id}",
-                      disabled=S.get(f"rev_value_{item_id}") is None, on_click=on_adjudicate,
+                      disabled=S.get(f"rev_value_{task.name}_{item_id}") is None, on_click=on_adjudicate,
                       args=(task_name, item_id))
 
 with tab_humans:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labelgate.cli.common import CommandError
 from labelgate.monitor import anchor_set, draw_anchor_set
 from labelgate.store.tasks import get_task
 
@@ -14,6 +15,8 @@ def register(subparsers) -> None:
     d.add_argument("--size", type=int, required=True)
     d.add_argument("--stratify-by", help="metadata column to stratify by (numeric columns are binned)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--replace", action="store_true",
+                   help="replace an existing anchor set (drift is then measured against the new one)")
     d.set_defaults(func=_draw)
     s = sub.add_parser("show", help="print the anchor set's item ids, one a line")
     s.add_argument("--task", required=True)
@@ -22,6 +25,10 @@ def register(subparsers) -> None:
 
 def _draw(args) -> int:
     task = get_task(args.db, args.task)
+    existing = anchor_set(args.db, task)
+    if existing and not args.replace:
+        raise CommandError(f"task {task.name} already has an anchor set of {len(existing)} items; a new one restarts"
+                           " the drift history: pass --replace to draw it anyway")
     chosen = draw_anchor_set(args.db, task, size=args.size, seed=args.seed, stratify_by=args.stratify_by,
                              created_by="cli")
     by = f", stratified by {args.stratify_by}" if args.stratify_by else ""

@@ -30,3 +30,9 @@ def require_task_names() -> list[str]:
 def task_picker(key: str, *, where=st, on_change=None) -> str:
     """The task select box every task page starts with (stops the page when there is no task)."""
     return where.selectbox("Task", require_task_names(), key=key, on_change=on_change)
+
+
+def plain(text: str) -> str:
+    """`text` escaped for Streamlit markdown, so that people's words (comments, reasons) show as
+    written: no links, images, emphasis or HTML made from them."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>|~$#" else ch for ch in str(text))

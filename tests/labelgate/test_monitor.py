@@ -120,7 +120,11 @@ def test_anchor_set_is_drawn_from_gold_items_only_and_bad_sizes_are_named(db, de
     assert "anchor set of 30 gold items" in capsys.readouterr().out
     anchors = mon.anchor_set(demo_db, task)
     assert len(anchors) == 30 and set(anchors) <= set(load_gold(demo_db, task).labels["item_id"])
-    assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "500"]) == 2
+    assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "40"]) == 2
+    assert "already has an anchor set of 30 items" in capsys.readouterr().err  # a redraw must be asked for
+    assert mon.anchor_set(demo_db, task) == anchors
+    assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "500",
+                "--replace"]) == 2
     assert "size: only 200 gold items can be anchors" in capsys.readouterr().err
     with pytest.raises(ValueError, match="threshold max_flip_rate must lie in"):
         mon.Thresholds(max_flip_rate=3)

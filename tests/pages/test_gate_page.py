@@ -65,7 +65,7 @@ def test_lead_evaluates_gpt4_and_sees_every_criterion_with_its_evidence_and_a_pa
 
 def test_lead_approves_with_a_comment_and_the_audit_row_holds_the_versions(app_for, demo_db):
     at = open_gpt4(app_for, "lead")
-    at.text_area(key="gate_comment").input("kappa's lower bound clears 0.4 on 200 items")
+    at.text_area(key="gate_comment_mt-bench_GPT-4").input("kappa's lower bound clears 0.4 on 200 items")
     click(at, "Approve")
     task = get_task(demo_db, "mt-bench")
     version, gold_version = gate.fingerprint(demo_db, task, "GPT-4").labeler_version, load_gold(demo_db, task).version
@@ -82,7 +82,7 @@ def test_a_refusal_needs_a_comment(app_for, demo_db):
     click(at, "Refuse")
     assert "comment: a decision needs a comment saying why" in [e.value for e in at.error]
     assert decisions(demo_db) == []
-    at.text_area(key="gate_comment").input("position bias too strong for production")
+    at.text_area(key="gate_comment_mt-bench_GPT-4").input("position bias too strong for production")
     click(at, "Refuse")
     refusals = [d[:2] + d[-1:] for d in decisions(demo_db)]
     assert refusals == [("refuse", "lead", "position bias too strong for production")]
@@ -95,7 +95,7 @@ def test_an_engineer_sees_the_evaluation_but_cannot_decide_and_an_expert_cannot_
     assert evaluation_table(at).loc["Cohen's kappa vs gold", "result"] == "pass"
     labels = [b.label for b in at.button]
     assert "Approve" not in labels and "Refuse" not in labels
-    assert not [t for t in at.text_area if t.key == "gate_comment"]
+    assert not [t for t in at.text_area if t.key == "gate_comment_mt-bench_GPT-4"]
     assert "Only a lead can approve or refuse a labeler; you are signed in as engineer." in [i.value for i in at.info]
     assert decisions(demo_db) == []
     expert = app_for("expert")
@@ -117,3 +117,25 @@ def test_a_prompt_change_shows_the_approval_as_stale_and_names_the_labeler_chang
     assert reasons == [f"- the labeler changed (model, prompt or settings): version {old} was approved, the current "
                        f"version is {new}"]
     assert not any(s.value.startswith("**Approved**") for s in at.success)
+
+
+def test_a_decision_on_a_page_drawn_before_the_labeler_changed_is_not_recorded(app_for, demo_db):
+    from labelgate.demo import JUDGES
+    from labelgate.store.labelers import save_labeler
+
+    at = open_gpt4(app_for, "lead")  # the lead looks at version 1 ...
+    gpt4 = next(j for j in JUDGES if j.name == "GPT-4")
+    save_labeler(demo_db, get_task(demo_db, "mt-bench").task_id,
+                 gpt4.with_changes(prompt_template=gpt4.prompt_template + "\nBe brief."))  # ... an engineer edits it
+    at.text_area(key="gate_comment_mt-bench_GPT-4").input("[looks fine](http://example.invalid)")
+    click(at, "Approve")
+    assert any("Not recorded: the labeler, task, gold or correction changed" in e.value for e in at.error)
+    assert decisions(demo_db) == []
+
+
+def test_a_comment_is_shown_as_written_not_as_markdown(app_for, demo_db):
+    at = open_gpt4(app_for, "lead")
+    at.text_area(key="gate_comment_mt-bench_GPT-4").input("ok per [rubric](http://example.invalid) *v2*")
+    click(at, "Approve")
+    shown = next(s.value for s in at.success if s.value.startswith("**Approved** —"))
+    assert r"\[rubric\](http://example.invalid) \*v2\*" in shown  # escaped: no link, no emphasis

@@ -57,7 +57,7 @@ def test_the_page_marks_the_batch_where_the_labeler_collapses_and_not_the_earlie
 
 def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     history(demo_db, n_batches=6, drift_at=DRIFT_AT)
-    at = open_drifty(app_for)
+    at = open_drifty(app_for, "lead")  # thresholds are the lead's call
     assert sorted(blocked_messages(at)) == ["b04", "b05", "b06"]
     # stricter: b03 re-labeled one anchor in 40 differently (2.5%), above a 1% limit
     at.number_input(key="monitor_thr_mt-bench_max_flip_rate").set_value(0.01)
@@ -77,3 +77,10 @@ def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     assert blocked_messages(at) == {} and metric(at, "Blocked batches") == "0"
     assert not batches_table(at)["blocked"].any()
     assert not any("latest batch" in e.value for e in at.error)
+
+
+def test_an_engineer_cannot_loosen_the_thresholds(app_for, demo_db):
+    history(demo_db, n_batches=6, drift_at=DRIFT_AT)
+    at = open_drifty(app_for, "engineer")
+    save = at.button[[b.label for b in at.button].index("Save thresholds")]
+    assert save.disabled and "Only a lead" in save.help

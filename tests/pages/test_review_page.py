@@ -45,10 +45,10 @@ def test_adjudication_needs_a_reason_records_who_and_why_and_leaves_expert_label
     expert_sql = "SELECT rater, value FROM human_labels WHERE item_id = ? ORDER BY rater"
     with demo_db.connect() as con:
         before = con.execute(expert_sql, [item]).fetchall()
-    at.selectbox(key=f"rev_value_{item}").set_value("3").run()
+    at.selectbox(key=f"rev_value_{TASK}_{item}").set_value("3").run()
     at.button(key=f"rev_save_{item}").click().run()
     assert "Not recorded: say why: an adjudication needs a reason" in [e.value for e in at.error]
-    at.text_area(key=f"rev_reason_{item}").input("Rubric: a clear plot with one slip is a 3").run()
+    at.text_area(key=f"rev_reason_{TASK}_{item}").input("Rubric: a clear plot with one slip is a 3").run()
     at.button(key=f"rev_save_{item}").click().run()
     assert not at.exception
     assert any(f"Recorded the gold of {item} as 3" in s.value for s in at.success)
