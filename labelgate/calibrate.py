@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 from labelgate.analysis import CORRELATIONS, Pairs, judgments_vs_gold, labeler_metrics
 from labelgate.gold import Gold, load_gold
@@ -206,12 +207,8 @@ def self_preference(task: Task, pairs: pd.DataFrame, items: pd.DataFrame, family
         return None
     f = with_items(pairs, items, cols)
     if task.kind == "pairwise":
-        values, same = [], []
-        for k, col in (("1", cols[0]), ("2", cols[1])):
-            values.append((f["pred"] == k).astype(float) - (f["gold"] == k).astype(float))
-            same.append(f[col].astype(str).str.lower() == family.lower())
-        v, s = pd.concat(values).to_numpy(), pd.concat(same).to_numpy()
-    elif task.is_numeric:
+        return _pairwise_self_preference(f, cols, family)
+    if task.is_numeric:
         v = (f["pred_num"] - f["gold_num"]).to_numpy(float)
         s = (f[cols[0]].astype(str).str.lower() == family.lower()).to_numpy()
     else:
@@ -220,6 +217,28 @@ def self_preference(task: Task, pairs: pd.DataFrame, items: pd.DataFrame, family
         return qbias.self_preference(v, s, kind="mean")
     except ValueError:
         return None
+
+
+def _pairwise_self_preference(f: pd.DataFrame, cols: list[str], family: str) -> Estimate | None:
+    """Pairwise: on items where exactly one output comes from the labeler's family, how much more
+    often the labeler picks that output than the gold does. One value per item (its judgments --
+    both orders, samples -- averaged first), so the interval counts items, not correlated rows."""
+    fam = family.lower()
+    first_same = f[cols[0]].astype(str).str.lower() == fam
+    second_same = f[cols[1]].astype(str).str.lower() == fam
+    one = first_same ^ second_same
+    if not one.any():
+        return None
+    own = np.where(first_same[one], "1", "2")
+    g = f[one]
+    excess = (g["pred"].to_numpy() == own).astype(float) - (g["gold"].to_numpy() == own).astype(float)
+    per_item = pd.Series(excess).groupby(g["item_id"].to_numpy()).mean().to_numpy()
+    n = len(per_item)
+    if n < 2:
+        return None
+    mean, se = float(per_item.mean()), float(per_item.std(ddof=1) / np.sqrt(n))
+    half = float(scipy_stats.t.ppf(0.975, n - 1)) * se
+    return Estimate(mean, mean - half, mean + half, n, "t-interval over items")
 
 
 def position(task: Task, pairs: pd.DataFrame) -> qbias.PositionBias | None:

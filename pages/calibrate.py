@@ -245,7 +245,8 @@ with tab_bias:
             else:
                 what = "excess win rate" if task.kind == "pairwise" else "signed error"
                 st.metric(f"{data.family} outputs vs others ({what})", f"{sp.estimate:+.3f}", help=fmt(sp))
-                st.caption(f"95% CI {fmt(sp)} over {sp.n} judgments. Positive: {focus} favours its own family.")
+                unit = "items with one output of its family" if task.kind == "pairwise" else "judgments"
+                st.caption(f"95% CI {fmt(sp)} over {sp.n} {unit}. Positive: {focus} favours its own family.")
         pb = cal.position(task, pairs)
         if pb is not None:
             st.markdown("**Position bias** (both presentation orders)")
