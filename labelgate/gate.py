@@ -236,12 +236,17 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
     m = monitor_data if monitor_data is not None else monitor(db, task, labeler, only_latest=True,
                                                                 diversity_batches=0, gold=gold)
     latest = m.latest
-    if latest is not None and not pd.isna(latest.get("flip_rate")):
-        n = int(latest["anchor_n"])
-        k = round(float(latest["flip_rate"]) * n)
-        metrics["anchor_flip_rate"] = wilson_interval(k, n)
-        notes["anchor_flip_rate"] = (f"batch {latest['batch']}: {k} of {n} anchor judgments differ from the first "
-                                     f"anchor run ({latest['first_anchor_batch']})")
+    if latest is not None and latest["batch"] == latest.get("first_anchor_batch"):
+        metrics["anchor_flip_rate"] = None  # the first anchor run compared with itself says nothing
+        notes["anchor_flip_rate"] = (f"not evaluable: batch {latest['batch']} is the first anchor run; drift shows "
+                                     "from the next batch on")
+    elif latest is not None and not pd.isna(latest.get("flip_rate")):
+        rate = float(latest["flip_rate"])
+        # the monitor's Wilson bounds, on the judgments actually compared with the first run
+        metrics["anchor_flip_rate"] = Estimate(rate, float(latest["flip_low"]), float(latest["flip_high"]),
+                                               int(latest["anchor_n"]), "wilson (monitor)")
+        notes["anchor_flip_rate"] = (f"batch {latest['batch']}: {rate:.1%} of the anchor judgments compared differ "
+                                     f"from the first anchor run ({latest['first_anchor_batch']})")
     else:
         metrics["anchor_flip_rate"] = None
         notes["anchor_flip_rate"] = ("not evaluable: no anchor set drawn" if m.n_anchor_items == 0

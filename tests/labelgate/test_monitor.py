@@ -179,3 +179,18 @@ def test_gate_check_reads_the_latest_batch_alone_and_gets_the_full_monitors_last
     assert result.latest_batch == "b05" and not result.ok
     assert result.batch_breaches == tuple(last["breaches"])
     assert any("anchor agreement with gold fell" in b for b in result.batch_breaches)
+
+
+def test_the_first_anchor_run_is_not_evidence_of_no_drift(demo_db):
+    """Compared with itself it always shows 0 flips: the gate calls it not evaluable, not a pass."""
+    task, anchors = history(demo_db, n_batches=1, drift_at=None)
+    ev = gate.evaluate(demo_db, task, "Drifty", n_resamples=50)
+    assert ev.metrics["anchor_flip_rate"] is None
+    assert ev.notes["anchor_flip_rate"].startswith("not evaluable: batch b01 is the first anchor run")
+    gold = load_gold(demo_db, task).labels
+    version = ev.fingerprint.labeler_version
+    add_batch(demo_db, task, gold, "b02", list(gold["item_id"])[100:], anchors, drifted=False, seed=2,
+              version=version)  # a second batch: now drift is measured
+    ev = gate.evaluate(demo_db, task, "Drifty", n_resamples=50)
+    est = ev.metrics["anchor_flip_rate"]
+    assert est is not None and est.ci_low <= est.estimate <= est.ci_high and est.n == 40
