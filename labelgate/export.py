@@ -168,6 +168,16 @@ def prepare(db: Database, task: Task, labeler: str, *, human_share: float = DEFA
     llm = store.llm_items(db, task.task_id, labeler, version, kind=task.kind)
     llm = llm[~llm["item_id"].isin(set(gold.labels["item_id"]))]
     report.n_llm_available = len(llm)
+    # labels from a batch the monitor blocked (drift, collapse) never train anything
+    from labelgate.monitor import monitor
+
+    batches = monitor(db, task, labeler, semantic=False, gold=gold).batches
+    blocked = set(batches.loc[batches["blocked"].astype(bool), "batch"]) if not batches.empty else set()
+    if blocked:
+        keep = ~llm["batch"].isin(blocked)
+        names = ", ".join(sorted(blocked)[:5]) + (", ..." if len(blocked) > 5 else "")
+        report.removed[f"in a batch the monitor blocked ({names})"] = int((~keep).sum())
+        llm = llm[keep]
     llm, report.correction_note = _apply_correction(db, task, llm, corr)
     if task.is_numeric:
         llm = llm.assign(value=_numeric_text(task, llm["value_num"]))

@@ -141,6 +141,11 @@ def test_a_correction_saved_as_the_calibrate_page_saves_it_is_applied_in_the_exp
     save_correction(db, task_id=task.task_id, labeler=name, labeler_version=refs.loc[name, "version"],
                     method=method, params=stored, gold_version=gold.version, n_fit=len(data.pairs),
                     cv_metrics=None, created_by="engineer")
+    from labelgate import monitor as mon
+
+    # the synthetic batch disagrees with the other families beyond the default threshold: a lead
+    # switches the monitor off for this check of the correction alone
+    mon.save_thresholds(db, task, mon.Thresholds.from_dict({f: None for f in mon.Thresholds.LABELS}), user="lead")
     table, report = prepare(db, task, name, force=True, subsample=True, human_share=0.2)
     llm = table[table["source"] == "llm"].set_index("item_id")
     assert report.correction is not None and len(llm) > 0
@@ -149,3 +154,16 @@ def test_a_correction_saved_as_the_calibrate_page_saves_it_is_applied_in_the_exp
     if method == "linear_covariates":  # it knows which items are long: the +1 on them is gone
         signed = (llm["value_num"] - info["truth"].reindex(llm.index)).mean()
         assert abs(signed) < 0.2
+
+
+def test_labels_of_a_batch_the_monitor_blocked_are_left_out_and_counted(tmp_path):
+    from labelgate.export import prepare
+    from labelgate.store import Database
+    from tests.synthetic import TASK, make_biased_task
+
+    db = Database(tmp_path / "b.duckdb")
+    make_biased_task(db, n_items=300, n_gold=240, seed=3)  # Lengthy's batch "prod" breaches cross-family
+    table, report = prepare(db, get_task(db, TASK), "Lengthy", force=True, human_share=0.2)
+    assert (table["source"] == "llm").sum() == 0
+    assert report.removed == {"in a batch the monitor blocked (prod)": report.n_llm_available}
+    assert report.n_llm_available > 0
