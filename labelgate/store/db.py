@@ -8,6 +8,7 @@ another process's lock is retried for `lock_timeout` seconds before failing with
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import threading
@@ -38,11 +39,32 @@ _roots_lock = threading.Lock()
 _open_locks: dict[str, threading.Lock] = {}
 
 
+def _join(key: str) -> _Root | None:
+    """With _roots_lock held: the open root of `key`, now with one more user, or None."""
+    root = _roots.get(key)
+    if root is not None:
+        root.users += 1
+        if root.timer is not None:
+            root.timer.cancel()
+            root.timer = None
+    return root
+
+
 def _close_root(key: str, root: _Root) -> None:
     """With _roots_lock held: forget and close `root`."""
     if _roots.get(key) is root:
         del _roots[key]
     root.con.close()
+
+
+@atexit.register
+def _close_all() -> None:
+    """At exit, close what a linger left open (checkpointing the file)."""
+    with _roots_lock:
+        for key, root in list(_roots.items()):
+            if root.timer is not None:
+                root.timer.cancel()
+            _close_root(key, root)
 
 
 def _close_if_idle(key: str, root: _Root) -> None:
@@ -123,22 +145,14 @@ class Database:
 
     def _acquire(self, key: str) -> _Root:
         with _roots_lock:
-            root = _roots.get(key)
+            root = _join(key)
             if root is not None:
-                root.users += 1
-                if root.timer is not None:
-                    root.timer.cancel()
-                    root.timer = None
                 return root
             lock = _open_locks.setdefault(key, threading.Lock())
         with lock:  # one opener per file; others of this process wait here, not on the file lock
             with _roots_lock:
-                root = _roots.get(key)
+                root = _join(key)
                 if root is not None:
-                    root.users += 1
-                    if root.timer is not None:
-                        root.timer.cancel()
-                        root.timer = None
                     return root
             con = self._open()
             try:
