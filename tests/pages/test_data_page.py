@@ -276,7 +276,8 @@ def test_too_few_human_rows_are_refused_with_how_many_fit_unless_subsampled(app_
     version = gate.fingerprint(demo_db, task, "GPT-4").labeler_version
     append_llm_labels(demo_db, pd.DataFrame({
         "task_id": task.task_id, "item_id": ids, "labeler": "GPT-4", "version": version, "batch": "week-2",
-        "sample_index": 0, "shown_order": "12", "value": "1", "confidence": 0.9, "source": "run"}))
+        "sample_index": 0, "shown_order": "12", "value": ["1", "2"] * 350,  # a healthy mix: not blocked
+        "confidence": 0.9, "source": "run"}))
     gate.decide(demo_db, task, "GPT-4", user=LEAD, decision="approve", comment="kappa fine")
     at = export_tab(app_for("lead", page=PAGE))
     at.selectbox(key="data_exp_labeler_mt-bench").select("GPT-4")
