@@ -530,7 +530,12 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             await limiter.acquire(est)
             t0 = time.monotonic()
             try:
-                completion = await provider.complete(req)
+                # a hard deadline of our own on top of the HTTP client's: a connection that stalls
+                # in a way the client's timeouts miss must not hold a worker (and the run) forever
+                try:
+                    completion = await asyncio.wait_for(provider.complete(req), timeout=options.timeout * 1.5 + 1)
+                except TimeoutError:
+                    raise CallFailure("retryable", "timeout: no response within the client timeout") from None
             except CallFailure as f:
                 st.requests = provider.sent
                 limiter.settle(est, 0)

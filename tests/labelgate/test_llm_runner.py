@@ -338,3 +338,25 @@ def test_run_sync_works_where_an_event_loop_is_already_running(tmp_path, key, se
     result = asyncio.run(caller())
     assert (result.status, result.done, result.failed) == ("done", 5, 0)
     assert len(_labels(db)) == 5
+
+
+def test_a_call_that_stalls_past_every_client_timeout_cannot_hold_the_run(tmp_path, key, server):
+    """Our own deadline around each attempt: the run ends, the item failed with a timeout reason."""
+    import asyncio
+
+    from labelgate.llm.providers import Provider
+    from labelgate.llm.runner import execute_run
+
+    class Stalling(Provider):
+        async def _send(self, req):
+            await asyncio.Event().wait()  # never answers, never raises
+
+    db, task = make_categorical(tmp_path, 2)
+    cfg = labeler(db, task, server)
+    plan = plan_run(db, task, "judge", "calibration")
+    opts = RunOptions(concurrency=2, timeout=0.1, max_retries=1, backoff_base=0.01, backoff_max=0.02,
+                      flush_seconds=0.1)
+    result = asyncio.run(execute_run(db, plan, opts, provider=Stalling(cfg, api_key=None, timeout=0.1)))
+    assert (result.status, result.done, result.failed) == ("done", 0, 2)
+    errors = frame(db, "SELECT error FROM llm_run_items WHERE outcome = 'failed'")["error"]
+    assert len(errors) == 2 and errors.str.contains("timeout").all()
