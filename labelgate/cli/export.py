@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelgate.cli.common import CommandError
+from labelgate.cli.common import CommandError, login
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
 
@@ -20,7 +20,9 @@ def register(subparsers) -> None:
                    help="drop items where labelers of different model families disagree")
     p.add_argument("--min-confidence", type=float, help="drop LLM rows with a lower (or no) confidence")
     p.add_argument("--force", action="store_true",
-                   help="export without a fresh gate approval (recorded in the audit log)")
+                   help="export without a fresh gate approval (recorded in the audit log under --user)")
+    p.add_argument("--user", help="who exports (required with --force): asks that user's password")
+    p.add_argument("--password-stdin", action="store_true", help="read --user's password from standard input")
     p.add_argument("--seed", type=int, default=0, help="seed of --subsample")
     p.set_defaults(func=_export)
 
@@ -30,9 +32,14 @@ def _export(args) -> int:
 
     exporter.format_for(args.out)
     task = get_task(args.db, args.task)
+    if args.force and not args.user:
+        raise CommandError("--force needs --user NAME: a forced export is recorded in the audit log under a name")
+    user = login(args.db, args.user, args.password_stdin) if args.user else User("cli", "engineer")
+    if user.role not in ("engineer", "lead"):
+        raise CommandError(f"{user.name} is an {user.role}: only engineers and leads export training data")
     share = exporter.DEFAULT_HUMAN_SHARE if args.human_share is None else args.human_share
     try:
-        report = exporter.export(args.db, task, args.labeler, args.out, user=User("cli", "engineer"),
+        report = exporter.export(args.db, task, args.labeler, args.out, user=user,
                                  human_share=share, subsample=args.subsample,
                                  drop_family_disagreement=args.drop_family_disagreement,
                                  min_confidence=args.min_confidence, force=args.force, seed=args.seed)

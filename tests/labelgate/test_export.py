@@ -58,16 +58,25 @@ def project(db, tmp_path):
     return task
 
 
-def test_export_refuses_without_approval_and_a_forced_export_is_audited(db, project, tmp_path, capsys):
+def test_export_refuses_without_approval_and_a_forced_export_is_audited(db, project, tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    from labelgate.store.users import add_user
+
     out = tmp_path / "x.csv"
     args = ["--db", str(db.path), "export", "--task", "sent", "--labeler", "Cat", "--out", str(out)]
     assert cli(args) == 2
     assert "export refused: Cat has no fresh gate approval" in capsys.readouterr().err and not out.exists()
-    assert cli(args + ["--force"]) == 0
+    assert cli(args + ["--force"]) == 2  # a forced export needs a name for the audit log
+    assert "--force needs --user NAME" in capsys.readouterr().err and not out.exists()
+    add_user(db, "eng", "engineer", "eng-password")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("eng-password\n"))
+    assert cli(args + ["--force", "--user", "eng", "--password-stdin"]) == 0
     assert "FORCED without a fresh approval" in capsys.readouterr().out
     with db.connect() as con:
         kind, forced, actor = con.execute("SELECT kind, forced, actor FROM gate_events").fetchall()[0]
-    assert (kind, forced, actor) == ("export", True, "cli")
+    assert (kind, forced, actor) == ("export", True, "eng")
     table = pd.read_csv(out)
     assert (table["source"] == "human").sum() == N_GOLD and (table["source"] == "llm").sum() == N_ITEMS - N_GOLD
 
@@ -116,7 +125,7 @@ def test_bad_export_arguments_name_the_field(db, project, tmp_path, capsys):
                 str(tmp_path / "x.xlsx")]) == 2
     assert "out: the file name must end in .jsonl, .csv or .parquet" in capsys.readouterr().err
     assert cli(["--db", str(db.path), "export", "--task", "sent", "--labeler", "Cat", "--out",
-                str(tmp_path / "x.csv"), "--force", "--human-share", "0.5"]) == 2
+                str(tmp_path / "x.csv"), "--human-share", "0.5"]) == 2
     assert "human_share" in capsys.readouterr().err
 
 
