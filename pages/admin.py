@@ -7,6 +7,7 @@ import streamlit as st
 from labelgate.auth import ROLES
 from labelgate.store.users import add_user, list_users, set_user_active
 from labelgate.ui.session import get_db, require_page
+from labelgate.ui.widgets import show_message
 
 admin = require_page("admin")
 db = get_db()
@@ -28,9 +29,7 @@ def toggle(name: str, active: bool) -> None:
 
 
 st.title("Users")
-kind, text = st.session_state.pop("admin_message", (None, None))
-if kind:
-    getattr(st, kind)(text)
+show_message("admin_message")
 
 users = list_users(db)
 st.dataframe([{"user": u.name, "role": u.role, "active": u.active} for u in users], hide_index=True)

@@ -24,7 +24,7 @@ from labelgate.store.labels import coverage
 from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task
 from labelgate.tasks import KINDS, TaskSpecError, make_spec
 from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import forget_task_names, plain
+from labelgate.ui.widgets import forget_task_names, plain, show_message
 
 user = require_page("data")
 db = get_db()
@@ -257,9 +257,7 @@ def on_export() -> None:
 # --- page --------------------------------------------------------------------------------------
 
 st.title("Data")
-kind_, text_ = S.pop("data_message", (None, None))
-if kind_:
-    getattr(st, kind_)(text_)
+show_message("data_message")
 
 overview = task_overview()
 tasks_tab, import_tab, calibration_tab, export_tab = st.tabs(TABS, key="data_tabs", on_change="rerun")

@@ -14,7 +14,7 @@ from labelgate.store import gate as gate_store
 from labelgate.store.labelers import current_versions
 from labelgate.store.tasks import get_task
 from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import plain, task_picker
+from labelgate.ui.widgets import plain, show_message, task_picker
 
 user = require_page("gate")
 db = get_db()
@@ -104,9 +104,7 @@ def on_reset(task_name: str) -> None:
 
 
 st.title("Gate")
-kind_, text_ = S.pop("gate_message", (None, None))
-if kind_:
-    getattr(st, kind_)(text_)
+show_message("gate_message")
 
 c1, c2 = st.columns(2)
 task_name = task_picker("gate_task", where=c1)

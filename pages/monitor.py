@@ -10,7 +10,7 @@ from labelgate.store.labelers import current_versions
 from labelgate.store.tasks import get_task
 from labelgate.ui.monitor_charts import distribution_figure, lines_figure
 from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import task_picker
+from labelgate.ui.widgets import show_message, task_picker
 
 user = require_page("monitor")
 db = get_db()
@@ -61,9 +61,7 @@ def on_draw_anchors(task_name: str) -> None:
 
 
 st.title("Monitor")
-kind_, text_ = S.pop("monitor_message", (None, None))
-if kind_:
-    getattr(st, kind_)(text_)
+show_message("monitor_message")
 
 c1, c2 = st.columns(2)
 task_name = task_picker("monitor_task", where=c1)

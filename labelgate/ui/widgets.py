@@ -36,3 +36,10 @@ def plain(text: str) -> str:
     """`text` escaped for Streamlit markdown, so that people's words (comments, reasons) show as
     written: no links, images, emphasis or HTML made from them."""
     return "".join("\\" + ch if ch in "\\`*_[]<>|~$#" else ch for ch in str(text))
+
+
+def show_message(key: str) -> None:
+    """Show, once, the (kind, text) a callback left in session_state[key] (kind: success, info, ...)."""
+    kind, text = st.session_state.pop(key, (None, None))
+    if kind:
+        getattr(st, kind)(text)
