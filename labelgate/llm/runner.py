@@ -358,10 +358,10 @@ async def execute_run(db: Database, plan: RunPlan, options: RunOptions = RunOpti
         raise
     finally:
         if provider is not None:
-            try:
-                await provider.aclose()
-            except Exception:  # noqa: BLE001
-                pass
+            closing = asyncio.ensure_future(provider.aclose())
+            await asyncio.wait({closing}, timeout=5)  # an abandoned connection must not block the end
+            if closing.done() and not closing.cancelled():
+                closing.exception()  # retrieved: a failed close is not an error of the run
         await asyncio.shield(asyncio.to_thread(_final_flush, db, st, status, message))
         if progress is not None:
             _safe_callback(progress, st.progress(status, message))
@@ -530,12 +530,15 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             await limiter.acquire(est)
             t0 = time.monotonic()
             try:
-                # a hard deadline of our own on top of the HTTP client's: a connection that stalls
-                # in a way the client's timeouts miss must not hold a worker (and the run) forever
-                try:
-                    completion = await asyncio.wait_for(provider.complete(req), timeout=options.timeout * 1.5 + 1)
-                except TimeoutError:
-                    raise CallFailure("retryable", "timeout: no response within the client timeout") from None
+                # A hard deadline of our own on top of the HTTP client's. Not asyncio.wait_for: it
+                # waits for the cancelled call to finish, and an HTTP stack that defers cancellation
+                # (a shielded cleanup) would then hold the worker, and the run, forever.
+                attempt_task = asyncio.ensure_future(provider.complete(req))
+                finished, _ = await asyncio.wait({attempt_task}, timeout=options.timeout * 1.5 + 1)
+                if not finished:
+                    attempt_task.cancel()  # left to wind down on its own
+                    raise CallFailure("retryable", "timeout: no response within the client timeout")
+                completion = attempt_task.result()
             except CallFailure as f:
                 st.requests = provider.sent
                 limiter.settle(est, 0)
@@ -675,6 +678,25 @@ def run_sync(db: Database, plan: RunPlan, options: RunOptions = RunOptions(), **
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(execute_run(db, plan, options, **kwargs))
+        return run_in_new_loop(execute_run(db, plan, options, **kwargs))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelgate-run") as pool:
-        return pool.submit(asyncio.run, execute_run(db, plan, options, **kwargs)).result()
+        return pool.submit(run_in_new_loop, execute_run(db, plan, options, **kwargs)).result()
+
+
+def run_in_new_loop(coro):
+    """Like asyncio.run, but without waiting forever for tasks that ignore cancellation.
+
+    asyncio.run cancels leftover tasks and waits for each to finish; an abandoned HTTP attempt
+    (see the deadline in `send`) may never do so. Leftovers get 5 s, then the loop is closed.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=5))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

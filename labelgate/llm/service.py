@@ -18,7 +18,6 @@ run row exists (status running) when `start_run` returns, so the id can go in se
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping
 
@@ -29,6 +28,7 @@ from labelgate.llm.runner import (
     RunPlan,
     create_run_record,
     execute_run,
+    run_in_new_loop,
 )
 from labelgate.llm.secrets import resolve_api_key, scrub
 from labelgate.store.db import Database
@@ -97,7 +97,7 @@ def start_run(db: Database, plan: RunPlan, options: RunOptions | None = None, *,
 
     def target() -> None:
         try:
-            handle.result = asyncio.run(execute_run(
+            handle.result = run_in_new_loop(execute_run(
                 db, plan, options, run_id=run_id, progress=progress, cancel=handle._cancel,
                 started_by=started_by, secrets=secrets))
         except BaseException as exc:  # noqa: BLE001 - reported through the handle

@@ -345,18 +345,22 @@ def test_a_call_that_stalls_past_every_client_timeout_cannot_hold_the_run(tmp_pa
     import asyncio
 
     from labelgate.llm.providers import Provider
-    from labelgate.llm.runner import execute_run
+    from labelgate.llm.runner import execute_run, run_in_new_loop
 
     class Stalling(Provider):
         async def _send(self, req):
-            await asyncio.Event().wait()  # never answers, never raises
+            while True:  # never answers, and shrugs off cancellation like a shielded cleanup
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    continue
 
     db, task = make_categorical(tmp_path, 2)
     cfg = labeler(db, task, server)
     plan = plan_run(db, task, "judge", "calibration")
     opts = RunOptions(concurrency=2, timeout=0.1, max_retries=1, backoff_base=0.01, backoff_max=0.02,
                       flush_seconds=0.1)
-    result = asyncio.run(execute_run(db, plan, opts, provider=Stalling(cfg, api_key=None, timeout=0.1)))
+    result = run_in_new_loop(execute_run(db, plan, opts, provider=Stalling(cfg, api_key=None, timeout=0.1)))
     assert (result.status, result.done, result.failed) == ("done", 0, 2)
     errors = frame(db, "SELECT error FROM llm_run_items WHERE outcome = 'failed'")["error"]
     assert len(errors) == 2 and errors.str.contains("timeout").all()
