@@ -102,7 +102,8 @@ def main() -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
     at, cold = page_run()
-    n_metrics = len([d for d in at.dataframe if "family" in d.value.columns][0].value.columns) - 2
+    table = [d for d in at.dataframe if "family" in d.value.columns][0].value
+    n_metrics = len(table.columns) - 3  # family, gold items, invalid outputs
     _, rerun = page_run(at)
     reruns = [page_run(at)[1] for _ in range(4)]
     rerun = min([rerun, *reruns])

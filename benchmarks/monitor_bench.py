@@ -64,7 +64,7 @@ def generate(path: Path) -> None:
             "  '{}', md5(i::VARCHAR) FROM range(?) t(i)", [task.task_id, words, N_ITEMS])
         # gold: the true label of item i is a/b/c by hash; one rater
         con.execute(
-            "INSERT INTO human_labels (task_id, item_id, rater, status, value, source)"
+            "INSERT INTO human_label_rows (task_id, item_id, rater, status, value, source)"
             " SELECT ?, 'i' || lpad(i::VARCHAR, 6, '0'), 'e1', 'label', ['a','b','c'][(1 + hash(i) % 3)::BIGINT], 'import'"
             " FROM range(?) t(i)", [task.task_id, N_GOLD])
         labelers = ", ".join(f"('{n}', '{versions[n]}', {k})" for k, (n, _, _) in enumerate(LABELERS))

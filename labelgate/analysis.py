@@ -8,16 +8,16 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from labelgate.gold import Gold, load_gold
+from labelgate.gold import Gold, draft_progress, expert_agreement, resolve_gold
 from labelgate.store import Database
 from labelgate.store import gold as gold_store
 from labelgate.store.items import item_meta_frame
 from labelgate.store.labelers import current_versions
 from labelgate.tasks import Task
 from qc.agreement import cohen_kappa_score
-from qc.estimate import Estimate
+from qc.estimate import Estimate, GroupedEstimate
 from qc.krippendorff import krippendorff_alpha_ci
-from qc.uncertainty import bootstrap_cis
+from qc.uncertainty import bootstrap_cis, grouped_correlation_ci
 
 # Which metrics apply to which kind of task, in display order.
 METRICS_BY_KIND = {
@@ -81,8 +81,7 @@ def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = Non
 
     Resampling is by item (a cluster bootstrap when an item has several judgments, e.g. both
     presentation orders of a pairwise item). With `group_by` (item_id -> group), each
-    correlation is also reported averaged over groups as "<name>_grouped" (point estimate and
-    a bootstrap over groups).
+    correlation is also reported averaged over groups (see grouped_metrics).
     """
     f = pairs.frame
     out: dict[str, Estimate] = {}
@@ -101,48 +100,31 @@ def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = Non
     # one shared set of resamples for every metric; an undefined one (e.g. one class only) is left out
     out.update(bootstrap_cis(data, n_resamples=n_resamples, seed=seed, groups=groups))
     if group_by is not None and task.is_numeric:
-        from qc.agreement import grouped_correlation
-
-        g = f["item_id"].map(group_by).to_numpy()
-        x, y = f["gold_num"].to_numpy(float), f["pred_num"].to_numpy(float)
-        for name in CORRELATIONS:
-            method = "kendall" if name == "kendall_tau" else name
-            try:
-                point = grouped_correlation(x, y, g, method=method, level="per_group")
-            except ValueError:
-                continue
-            out[f"{name}_grouped"] = grouped_correlation_ci(x, y, g, point, method=method, seed=seed)
+        out.update(grouped_metrics(f, group_by, n_resamples=n_resamples, seed=seed))
     return out
 
 
-def grouped_correlation_ci(x: np.ndarray, y: np.ndarray, groups: np.ndarray, point: float, *, method: str,
-                           n_resamples: int = 200, seed: int = 0) -> Estimate:
-    """Percentile CI of the per-group-averaged correlation, resampling whole groups.
+def grouped_metrics(frame: pd.DataFrame, group_by: pd.Series, *, n_resamples: int = 1000,
+                    seed: int = 0) -> dict[str, GroupedEstimate]:
+    """Each correlation averaged over groups ("<name>_grouped"), with a bootstrap over groups.
 
-    Each drawn group keeps its own rows and becomes a group of its own (a group drawn twice
-    counts twice), which a generic cluster bootstrap over the rows cannot express. A loop over
-    resamples: the per-group correlations do not vectorize, and 200 draws of a few dozen
-    groups take milliseconds.
+    `frame` is a Pairs frame, `group_by` maps item_id to its group; items without a group are
+    left out. A correlation no group defines (every group has < 2 items or a constant score)
+    is left out too.
     """
-    from qc.agreement import grouped_correlation
-
-    labels = pd.unique(groups)
-    members = [np.flatnonzero(groups == k) for k in labels]
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_resamples):
-        pick = rng.integers(0, len(labels), len(labels))
-        idx = np.concatenate([members[p] for p in pick])
-        new_groups = np.repeat(np.arange(len(pick)), [len(members[p]) for p in pick])
+    g = frame["item_id"].map(group_by)
+    keep = g.notna().to_numpy()
+    x, y = frame["gold_num"].to_numpy(float)[keep], frame["pred_num"].to_numpy(float)[keep]
+    groups = g[keep].astype(str).to_numpy()
+    out = {}
+    for name in CORRELATIONS:
+        method = "kendall" if name == "kendall_tau" else name
         try:
-            values.append(grouped_correlation(x[idx], y[idx], new_groups, method=method, level="per_group"))
+            out[f"{name}_grouped"] = grouped_correlation_ci(x, y, groups, method=method, n_resamples=n_resamples,
+                                                            seed=seed)
         except ValueError:
-            continue  # no group with two items and variation in this draw
-    lo, hi = np.percentile(values, [2.5, 97.5]) if values else (np.nan, np.nan)
-    undefined = n_resamples - len(values)
-    note = f", {undefined} undefined" if undefined else ""
-    return Estimate(float(point), float(lo), float(hi), len(labels),
-                    f"per-group mean; percentile bootstrap over groups (B={n_resamples}{note})")
+            continue
+    return out
 
 
 def human_reliability(task: Task, experts: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> dict:
@@ -153,15 +135,17 @@ def human_reliability(task: Task, experts: pd.DataFrame, *, n_resamples: int = 1
         return result
     level = ALPHA_LEVEL[task.kind]
     value_col = "value_num" if task.is_numeric else "value"
-    wide = experts.pivot_table(index="rater", columns="item_id", values=value_col, aggfunc="first")
-    shared = wide.columns[wide.notna().sum() >= 2]
+    # items as rows, raters as columns: a thousand items as columns made every dropna and .loc a pandas
+    # loop over a thousand object columns (seconds per criterion)
+    wide = experts.pivot_table(index="item_id", columns="rater", values=value_col, aggfunc="first")
+    shared = wide.index[wide.notna().sum(axis=1).to_numpy() >= 2]
     if len(shared) >= 2:
-        data = wide[shared]
+        data = wide.loc[shared]
         if not task.is_numeric:
             codes = {v: i for i, v in enumerate(task.labels)}
             data = data.apply(lambda col: col.map(codes))
         try:
-            result["krippendorff_alpha"] = krippendorff_alpha_ci(data.to_numpy(dtype=float), level=level,
+            result["krippendorff_alpha"] = krippendorff_alpha_ci(data.to_numpy(dtype=float).T, level=level,
                                                                  n_resamples=n_resamples, seed=seed)
         except ValueError:
             pass  # no variation among the experts' values: alpha is undefined
@@ -169,24 +153,29 @@ def human_reliability(task: Task, experts: pd.DataFrame, *, n_resamples: int = 1
         return result  # Cohen's kappa needs categories
     # kappa on the canonical label text, in the task's own order (a 1-10 scale sorted as text
     # would put 10 between 1 and 2 and wreck the quadratic weights)
-    text = experts.pivot_table(index="rater", columns="item_id", values="value", aggfunc="first")
+    text = experts.pivot_table(index="item_id", columns="rater", values="value", aggfunc="first").reindex(
+        columns=raters)
     for a, b in combinations(raters, 2):
-        both = text.loc[[a, b]].dropna(axis=1)
-        if both.shape[1] < 2:
+        both = text[[a, b]].dropna()
+        if len(both) < 2:
             continue
         try:
-            kappa = cohen_kappa_score(both.loc[a], both.loc[b], labels=task.labels,
+            kappa = cohen_kappa_score(both[a], both[b], labels=task.labels,
                                       weights="quadratic" if task.kind == "ordinal" else None)
         except ValueError:
             kappa = float("nan")
-        result["pairwise_cohen_kappa"].append({"a": a, "b": b, "n": int(both.shape[1]), "kappa": float(kappa)})
+        result["pairwise_cohen_kappa"].append({"a": a, "b": b, "n": int(len(both)), "kappa": float(kappa)})
     return result
 
 
 def report(db: Database, task: Task, *, labelers: list[str] | None = None, group_by: str | None = None,
-           n_resamples: int = 1000, seed: int = 0) -> dict:
-    """The JSON document of `labelgate report`: gold, human reliability and every labeler's metrics."""
-    gold = load_gold(db, task)
+           n_resamples: int = 1000, seed: int = 0, gold_release: int | None = None) -> dict:
+    """The JSON document of `labelgate report`: gold, human reliability and every labeler's metrics,
+    against gold release `gold_release` (default: the latest, else the draft).
+
+    The top level is about the task's first criterion (a one-question task: its only one), as before
+    criteria existed; `criteria` holds the same document (gold, humans, labelers) for every criterion,
+    with its name, kind, rate option and the share of items whose experts split."""
     configs = current_versions(db, task.task_id)
     if labelers:
         unknown = sorted(set(labelers) - set(configs["name"]))
@@ -201,21 +190,110 @@ def report(db: Database, task: Task, *, labelers: list[str] | None = None, group
             raise ValueError(f"no metadata column {group_by!r} to group by; available: "
                              f"{', '.join(c for c in meta.columns if c != 'item_id') or 'none'}")
         groups = meta.set_index("item_id")[group_by]
-    judgments = gold_store.llm_judgments(db, task.task_id, labelers=list(zip(configs["name"], configs["version"],
-                                                                             strict=True)))
+    progress = draft_progress(db, task)
+    names = [task.view] if task.view is not None else task.criterion_names
+    per = [_criterion_report(db, task.criterion(n), configs, groups, n_resamples=n_resamples, seed=seed,
+                             gold_release=gold_release) for n in names]
+    first = per[0]
+    return {"task": task.name, "kind": task.kind,
+            "gold": {**first["gold"], "latest_release": progress.release.number if progress.release else None,
+                     "unreleased_answers": progress.answers_since, "draft": progress.describe()},
+            "humans": first["humans"], "labelers": first["labelers"], "criteria": per}
+
+
+def _criterion_report(db: Database, view: Task, configs: pd.DataFrame, groups, *, n_resamples: int, seed: int,
+                      gold_release: int | None) -> dict:
+    """One criterion's part of the report (view: Task.criterion(name))."""
+    # read once: the draft gold, the experts' agreement and their split all rest on these rows
+    experts = gold_store.expert_labels(db, view.task_id, criterion=view.criterion_name)
+    gold = resolve_gold(db, view, gold_release, experts=experts)
+    versions = list(zip(configs["name"], configs["version"], strict=True))
+    judgments = gold_store.llm_judgments(db, view.task_id, labelers=versions, criterion=view.criterion_name)
+    outputs = gold_store.judge_output_counts(db, view.task_id, versions,
+                                             criterion=view.criterion_name).set_index("labeler")
     out_labelers = []
     for c in configs.itertuples():
-        pairs = judgments_vs_gold(task, gold, judgments[judgments["labeler"] == c.name])
-        metrics = labeler_metrics(task, pairs, n_resamples=n_resamples, seed=seed, group_by=groups)
+        pairs = judgments_vs_gold(view, gold, judgments[judgments["labeler"] == c.name])
+        metrics = labeler_metrics(view, pairs, n_resamples=n_resamples, seed=seed, group_by=groups)
         out_labelers.append({"name": c.name, "family": c.family, "version": c.version, "n": pairs.n_items,
+                             "invalid_outputs": invalid_outputs(*outputs.loc[c.name, ["n_labels", "n_invalid"]]),
                              "metrics": {k: _est(v) for k, v in metrics.items()}})
-    humans = human_reliability(task, gold_store.expert_labels(db, task.task_id), n_resamples=n_resamples, seed=seed)
+    humans = dict(expert_agreement(db, view, gold, n_resamples=n_resamples, seed=seed, experts=experts))
     if humans["krippendorff_alpha"] is not None:
         humans["krippendorff_alpha"] = _est(humans["krippendorff_alpha"])
-    return {"task": task.name, "kind": task.kind, "gold": {"n_items": gold.n_items, "n_disputed": gold.n_disputed},
-            "humans": humans, "labelers": out_labelers}
+    crit = view.criteria[0]
+    out = {"name": crit.name, "kind": crit.kind, "rate": crit.rate,
+           "gold": {"release": gold.release, "n_items": gold.n_items, "n_disputed": gold.n_disputed},
+           "humans": humans, "human_split": human_split(view, experts),
+           "labelers": out_labelers}
+    if crit.rate is not None:
+        out["rates"] = criterion_rates(crit.rate, gold, judgments)
+    return out
+
+
+def criterion_rates(option: str, gold: Gold, judgments: pd.DataFrame) -> dict:
+    """A rate criterion's share of `option` (e.g. the share of responses judged accurate): in the gold
+    (Wilson CI), in each labeler's labels of every item it labeled (Wilson CI), the labeler's bias
+    (its share on the gold items minus the gold's), and the PPI++ estimate of the share over the
+    labeler's items, with the gold correcting it (qc.inference.ppi_proportion_ci)."""
+    from qc.inference import ppi_proportion_ci
+    from qc.uncertainty import wilson_interval
+
+    g = gold.labels.set_index("item_id")["value"].astype(str)
+    res: dict = {"option": option, "gold": None, "labelers": {}}
+    if len(g):
+        res["gold"] = _est(wilson_interval(int((g == option).sum()), len(g)))
+    for name, j in judgments.groupby("labeler", sort=True):
+        # one label per item: the most frequent of its judgments (orders, samples), first in sort order on a tie
+        per = (j.assign(value=j["value"].astype(str)).groupby(["item_id", "value"]).size().rename("n").reset_index()
+               .sort_values(["item_id", "n", "value"], ascending=[True, False, True])
+               .drop_duplicates("item_id").set_index("item_id")["value"])
+        if per.empty:
+            continue
+        entry = {"n_items": int(len(per)), "rate": _est(wilson_interval(int((per == option).sum()), len(per))),
+                 "bias": None, "ppi": None}
+        on_gold = per.index.intersection(g.index)
+        if len(on_gold):
+            entry["bias"] = float((per.loc[on_gold] == option).mean() - (g.loc[on_gold] == option).mean())
+            rest = per.drop(on_gold)
+            if len(rest) and len(on_gold) >= 2:
+                y, yhat = g.loc[on_gold].to_numpy(object), per.loc[on_gold].to_numpy(object)
+                entry["ppi"] = _est(ppi_proportion_ci(y, yhat, rest.to_numpy(object), positive=option))
+        res["labelers"][name] = entry
+    return res
+
+
+def human_split(task: Task, experts: pd.DataFrame) -> dict:
+    """Items with two or more expert answers, and how many of them split (not every expert gave the same
+    label; continuous: values further apart than a tenth of the range), with the share's 95% Wilson CI."""
+    from qc.uncertainty import wilson_interval
+
+    if experts.empty:
+        return {"n_items": 0, "n_split": 0, "share": None, "ci_low": None, "ci_high": None}
+    g = experts.groupby("item_id")
+    n = g["rater"].nunique()
+    multi = n[n >= 2].index
+    if task.kind == "continuous":
+        lo, hi = task.spec["range"]
+        spread = g["value_num"].agg(lambda v: v.max() - v.min())
+        split = spread.loc[multi] > 0.1 * (hi - lo) + 1e-12
+    else:
+        split = g["value"].nunique().loc[multi] > 1
+    k, n_split = len(multi), int(split.sum())
+    ci = _est(wilson_interval(n_split, k)) if k else {"ci_low": None, "ci_high": None}
+    return {"n_items": int(k), "n_split": n_split, "share": n_split / k if k else None,
+            "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
+
+
+def invalid_outputs(n_labels: int, n_invalid: int) -> dict:
+    """A labeler's outputs that were not a label of the task: count, of how many, and the rate."""
+    total = int(n_labels) + int(n_invalid)
+    return {"n_invalid": int(n_invalid), "n_outputs": total, "rate": int(n_invalid) / total if total else None}
 
 
 def _est(e: Estimate) -> dict:
     d = e.to_dict()
-    return {"estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]}
+    out = {"estimate": d["estimate"], "ci_low": d["ci_low"], "ci_high": d["ci_high"]}
+    if isinstance(e, GroupedEstimate):  # the groups a per-group mean rests on, and those it could not use
+        out.update(n_groups=e.n, n_groups_skipped=e.n_skipped)
+    return out

@@ -13,8 +13,8 @@ ROLES = ("expert", "engineer", "lead", "admin")
 # nor reachable by URL (app.py registers only these pages with st.navigation).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "expert": ("label",),
-    "engineer": ("calibrate", "compare", "review", "labelers", "monitor", "gate", "data"),
-    "lead": ("calibrate", "compare", "review", "labelers", "monitor", "gate", "data"),
+    "engineer": ("calibrate", "compare", "review", "labelers", "monitor", "student", "gate", "data"),
+    "lead": ("calibrate", "compare", "review", "labelers", "monitor", "student", "gate", "data"),
     "admin": ("admin",),
 }
 
@@ -53,3 +53,33 @@ def can_open(role: str, page: str) -> bool:
 def can_decide_gate(role: str) -> bool:
     """Only a lead approves or refuses a labeler."""
     return role == "lead"
+
+
+def can_change_settings(role: str) -> bool:
+    """Only a lead changes what lets labels through: gate criteria, monitor thresholds, the human share."""
+    return role == "lead"
+
+
+def can_record_evidence(role: str) -> bool:
+    """Engineers and leads record a student preview as gate evidence: it adds evidence, loosens nothing."""
+    return role in ("engineer", "lead")
+
+
+def can_edit_expertise(role: str) -> bool:
+    """Admins (Users page) and leads (Data page, routing by expertise) set users' expertise tags."""
+    return role in ("admin", "lead")
+
+
+def can_draw_review(role: str) -> bool:
+    """Engineers and leads draw targeted review sets (experts then label them)."""
+    return role in ("engineer", "lead")
+
+
+def can_force_export(role: str) -> bool:
+    """Only a lead exports a labeler without a fresh approval (with a reason)."""
+    return role == "lead"
+
+
+def can_evaluate_final(role: str) -> bool:
+    """Engineers and leads run a final evaluation on the sealed test split (each one is recorded)."""
+    return role in ("engineer", "lead")

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from labelgate.analysis import CORRELATIONS, Pairs, judgments_vs_gold, labeler_metrics
-from labelgate.gold import Gold, load_gold
+from labelgate.gold import Gold, resolve_gold
 from labelgate.store import Database
 from labelgate.store import gold as gold_store
 from labelgate.store import items as item_store
@@ -67,11 +67,47 @@ def item_frame(db: Database, task: Task) -> pd.DataFrame:
 def load_labeler(db: Database, task: Task, gold: Gold, name: str, version: str, family: str, *,
                  n_resamples: int = 1000, seed: int = 0) -> LabelerData:
     """The labeler's judgments on gold items and its metrics with bootstrap CIs."""
-    judgments = gold_store.llm_judgments(db, task.task_id, labelers=[(name, version)],
+    judgments = gold_store.llm_judgments(db, task.task_id, labelers=[(name, version)], criterion=task.criterion_name,
                                          item_ids=list(gold.labels["item_id"]))
     pairs = judgments_vs_gold(task, gold, judgments)
     metrics = labeler_metrics(task, pairs, n_resamples=n_resamples, seed=seed)
     return LabelerData(name, version, family, pairs.frame, metrics)
+
+
+def criteria_metrics(db: Database, task: Task, gold_of, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Every criterion of the task x every current labeler x metric, each against that criterion's
+    gold (`gold_of(view) -> Gold`, e.g. the chosen release of that criterion): criterion, labeler,
+    metric, key, estimate, ci_low, ci_high, items, gold_items, invalid (the labeler's invalid outputs
+    on that criterion)."""
+    frames = []
+    for name in task.criterion_names:
+        view = task.criterion(name)
+        gold = gold_of(view)
+        refs = labeler_refs(db, view)
+        datas = [load_labeler(db, view, gold, r.name, r.version, r.family, n_resamples=n_resamples, seed=seed)
+                 for r in refs.itertuples()]
+        invalid = invalid_outputs(db, view, refs)
+        table = metrics_table(view, datas)
+        frames.append(table.assign(criterion=name, gold_items=gold.n_items,
+                                   invalid=table["labeler"].map(lambda n, inv=invalid: inv.get(n, "–"))))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["criterion", "labeler", "metric", "key", "estimate", "ci_low", "ci_high", "items", "gold_items",
+                "invalid"]]
+
+
+def invalid_outputs(db: Database, task: Task, refs: pd.DataFrame) -> dict[str, str]:
+    """Per labeler name: how many of its outputs were not a label of the task, e.g. "13 of 200 (6.5%)".
+
+    Those outputs (a judge's out-of-scale answer, kept on import; a run's unparsable answer)
+    are left out of every metric; the rate says how often the judge gave one.
+    """
+    counts = gold_store.judge_output_counts(db, task.task_id, list(zip(refs["name"], refs["version"], strict=True)),
+                                             criterion=task.criterion_name)
+    out = {}
+    for r in counts.itertuples():
+        total = r.n_labels + r.n_invalid
+        out[r.labeler] = f"{r.n_invalid} of {total} ({r.n_invalid / total:.1%})" if total else "–"
+    return out
 
 
 def metrics_table(task: Task, labelers: list[LabelerData]) -> pd.DataFrame:
@@ -116,8 +152,15 @@ def scatter_frame(task: Task, pairs: pd.DataFrame, *, seed: int = 0) -> pd.DataF
     return f
 
 
+def _plain(v: float) -> str:
+    """A number to three significant digits in plain digits (never 1.07e+03)."""
+    r = float(f"{v:.3g}")
+    return f"{int(r):,}" if r.is_integer() else np.format_float_positional(r, trim="-")
+
+
 def confusion(task: Task, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Counts: rows the gold label, columns the labeler's."""
+    """Counts of judgments (every presentation order and sample is one): rows the gold label,
+    columns the labeler's."""
     return confusion_matrix(pairs["gold"], pairs["pred"], labels=task.labels)
 
 
@@ -256,7 +299,7 @@ def distributions(task: Task, pairs: pd.DataFrame, gold: Gold, *, n_bins: int = 
     if task.kind == "continuous":
         lo, hi = task.spec["range"]
         edges = np.linspace(lo, hi, n_bins + 1)
-        names = [f"{a:.3g}-{b:.3g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        names = [f"{_plain(a)}-{_plain(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
         names = pd.Series(names, dtype=object)
 
         def cut(v):
@@ -312,17 +355,54 @@ CORRECTION_LABELS = {
 }
 
 
-def correction_methods(task: Task, pairs: pd.DataFrame) -> list[str]:
-    has_conf = pd.to_numeric(pairs["confidence"], errors="coerce").notna().sum() >= 10 if not pairs.empty else False
+@dataclass(frozen=True)
+class CvEffect:
+    """The cross-validated effect of a correction on its first (headline) metric."""
+
+    metric: str
+    before: float
+    after: float
+
+    @property
+    def worse(self) -> bool:
+        # agreement is higher-better; every other metric here (MAE, RMSE, ECE, share error) an error
+        higher_better = "agreement" in self.metric
+        return self.after < self.before if higher_better else abs(self.after) > abs(self.before)
+
+    def describe(self) -> str:
+        return (f"cross-validated {self.metric} {self.before:.4f} → {self.after:.4f}"
+                + (" (worse)" if self.worse else " (better)" if self.after != self.before else " (no change)"))
+
+
+def cv_effect(cv: pd.DataFrame | list[dict] | None) -> CvEffect | None:
+    """The headline row of a cross-validation table (as cross_validate returns or a correction stores it)."""
+    rows = cv.to_dict("records") if isinstance(cv, pd.DataFrame) else cv
+    if not rows:
+        return None
+    r = rows[0]
+    return CvEffect(str(r["metric"]), float(r["before"]), float(r["after"]))
+
+
+def describe_correction(corr: dict) -> str:
+    """A saved correction in words: method, the gold it was fitted on, its cross-validated effect."""
+    effect = cv_effect(corr.get("cv_metrics"))
+    return (f"{CORRECTION_LABELS.get(corr['method'], corr['method'])}, fitted on {int(corr['n_fit'])} items of gold "
+            f"{corr['gold_version']} by {corr['created_by']}; "
+            + (effect.describe() if effect else "not cross-validated") + f" (correction #{corr['correction_id']})")
+
+
+def correction_methods_of(task: Task) -> list[str]:
+    """Every correction a task of this kind can save (and an export apply)."""
     if task.is_numeric:
-        methods = ["linear", "isotonic", "linear_covariates"]
-        if task.kind == "ordinal":
-            methods.append("ordinal_cuts")
-    else:
-        methods = ["confusion"]
-    if has_conf:
-        methods.append("platt")
-    return methods
+        return ["linear", "isotonic", "linear_covariates"] + (["ordinal_cuts"] if task.kind == "ordinal" else []) \
+            + ["platt"]
+    return ["confusion", "platt"]
+
+
+def correction_methods(task: Task, pairs: pd.DataFrame) -> list[str]:
+    """The corrections offered for this labeler: Platt scaling only with 10 or more stated confidences."""
+    has_conf = pd.to_numeric(pairs["confidence"], errors="coerce").notna().sum() >= 10 if not pairs.empty else False
+    return [m for m in correction_methods_of(task) if m != "platt" or has_conf]
 
 
 def _covariates(items: pd.DataFrame, pairs: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -561,5 +641,6 @@ def population_estimate(task: Task, gold: Gold, judgments: pd.DataFrame) -> pd.D
     return pd.DataFrame(rows)
 
 
-def load_task_gold(db: Database, task: Task) -> Gold:
-    return load_gold(db, task)
+def load_task_gold(db: Database, task: Task, release: int | None = None) -> Gold:
+    """Release `release` of the task's gold (default: the latest release, else the draft)."""
+    return resolve_gold(db, task, release)

@@ -1,7 +1,10 @@
-"""The built-in demo project: LLMBar's MT-Bench subset with four LLM judges (see data/demo/README.md)."""
+"""The built-in demo project: LLMBar's MT-Bench subset with four LLM judges (see data/demo/README.md),
+the UK Acts task of the student preview (data/demo_cap/) and HANNA's six-criterion stories
+(data/demo_hanna/)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from labelgate.importer import read_table, validate_items, validate_labels
@@ -13,10 +16,35 @@ from labelgate.store.imports import import_items, import_labels
 from labelgate.store.labelers import save_labeler
 from labelgate.store.tasks import create_task, get_task, list_tasks
 from labelgate.store.users import add_user, has_users
-from labelgate.tasks import make_spec
+from labelgate.tasks import make_spec, parse_criteria
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 TASK_NAME = "mt-bench"
+CAP_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_cap"
+CAP_TASK = "uk-acts-technology"
+CAP_RUBRIC = """\
+**Is this Act of Parliament about space, science, technology or communications?**
+
+Answer **technology** when the Act's main topic is Comparative Agendas Project major topic 17:
+space, science, technology and communications (research, broadcasting, telecommunications, the
+post, computing, patents and intellectual property of science). Answer **other** for every other
+topic, even when technology is mentioned in passing.
+"""
+# the five zero-shot labelers of the student-preview demo, one per family (data/demo_cap/README.md)
+CAP_LLMS = {"GPT-4o (2024-11-20)": "gpt", "Claude 3.5 Sonnet (20241022)": "claude", "Llama 3.1 (70B-L)": "llama",
+            "Gemma 2 (9B-L)": "gemini", "Mistral Large (2411)": "mistral"}
+
+HANNA_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_hanna"
+HANNA_TASK = "hanna-stories"
+HANNA_RUBRIC = """\
+**Rate the story written for the prompt, on each criterion from 1 (lowest) to 5 (highest).**
+
+Read the prompt, then the whole story. Judge each criterion on its own: a story can be coherent and
+still unsurprising, or relevant and dull. Spelling and grammar count only where they change what
+the story says.
+"""
+# HANNA's judges (data/demo_hanna/README.md): imported ratings with the authors' first prompt
+HANNA_LLMS = {"ChatGPT": "gpt", "Beluga-13B": "llama"}
 
 # Documented in README.md. Demo-only passwords: change or deactivate them for real use.
 DEMO_USERS = [
@@ -75,20 +103,29 @@ JUDGES = [
 ]
 
 
+def add_demo_users(db: Database) -> None:
+    """The demo accounts (README), unless the database has users already."""
+    if not has_users(db):
+        for name, role, password in DEMO_USERS:
+            add_user(db, name, role, password, created_by="demo")
+
+
 def demo_loaded(db: Database) -> bool:
     return any(t.name == TASK_NAME for t in list_tasks(db))
 
 
-def load_demo(db: Database, *, with_users: bool = True) -> bool:
+def load_demo(db: Database, *, with_users: bool = True, student_demo: bool = True, hanna_demo: bool = True) -> bool:
     """Create the demo task, its items, gold, judges, calibration set and demo users.
+
+    With `student_demo`, the second demo task (`load_cap_demo`) too; with `hanna_demo`, the
+    six-criterion story task (`load_hanna_demo`).
 
     Returns False (and changes nothing) when the demo task already exists.
     """
     if demo_loaded(db):
         return False
-    if with_users and not has_users(db):
-        for name, role, password in DEMO_USERS:
-            add_user(db, name, role, password, created_by="demo")
+    if with_users:
+        add_demo_users(db)
     task = create_task(db, TASK_NAME, "pairwise", make_spec("pairwise", labels=["1", "2"]), rubric=RUBRIC,
                        text_columns=["input", "output_1", "output_2"], experts_per_item=2, created_by="demo")
     parsed = read_table(DEMO_DIR / "mtbench_items.csv")
@@ -97,10 +134,63 @@ def load_demo(db: Database, *, with_users: bool = True) -> bool:
     task = get_task(db, TASK_NAME)
     for judge in JUDGES:
         save_labeler(db, task.task_id, judge, created_by="demo")
+    _import_labels(db, task, DEMO_DIR / "mtbench_gold.csv", DEMO_DIR / "mtbench_llm.csv")
+    draw_calibration_set(db, task, size=200, seed=0, created_by="demo")
+    if student_demo:
+        load_cap_demo(db)
+    if hanna_demo:
+        load_hanna_demo(db)
+    return True
+
+
+def _import_labels(db: Database, task, human_file: Path, llm_file: Path) -> None:
+    """A demo task's human gold and its LLM labels, through the same validation as any import."""
     known = set(item_store.get_items(db, task.task_id)["item_id"])
-    for file_name, source in (("mtbench_gold.csv", "human"), ("mtbench_llm.csv", "llm")):
-        parsed = read_table(DEMO_DIR / file_name)
+    for path, source in ((human_file, "human"), (llm_file, "llm")):
+        parsed = read_table(path)
         labels = validate_labels(parsed, task, source=source, known_items=known)
         import_labels(db, task, parsed, labels, source=source, created_by="demo")
-    draw_calibration_set(db, task, size=200, seed=0, created_by="demo")
+
+
+def load_cap_demo(db: Database) -> bool:
+    """The student-preview demo: 1,000 UK Act titles, CAP expert gold, five LLM labelers.
+
+    Returns False (and changes nothing) when the task already exists.
+    """
+    if any(t.name == CAP_TASK for t in list_tasks(db)):
+        return False
+    task = create_task(db, CAP_TASK, "categorical", make_spec("categorical", labels=["technology", "other"]),
+                       rubric=CAP_RUBRIC, text_columns=["text"], experts_per_item=2, created_by="demo")
+    parsed = read_table(CAP_DIR / "cap_items.csv")
+    items, text_columns = validate_items(parsed, task, text_columns=["text"])
+    import_items(db, task, parsed, items, text_columns, created_by="demo")
+    task = get_task(db, CAP_TASK)
+    for name, family in CAP_LLMS.items():
+        save_labeler(db, task.task_id, LabelerConfig(name=name, provider="import", model=name, family=family),
+                     created_by="demo")
+    _import_labels(db, task, CAP_DIR / "cap_gold.csv", CAP_DIR / "cap_llm.csv")
+    draw_calibration_set(db, task, size=300, seed=0, created_by="demo")
+    return True
+
+
+def load_hanna_demo(db: Database) -> bool:
+    """The multi-criterion demo: 200 HANNA stories, six 1-5 criteria, three crowd raters as human
+    labels, ChatGPT and Beluga-13B as imported LLM labelers (data/demo_hanna/README.md).
+
+    Returns False (and changes nothing) when the task already exists.
+    """
+    if any(t.name == HANNA_TASK for t in list_tasks(db)):
+        return False
+    criteria = parse_criteria(json.loads((HANNA_DIR / "criteria.json").read_text()))
+    task = create_task(db, HANNA_TASK, criteria=criteria, rubric=HANNA_RUBRIC, text_columns=["prompt", "story"],
+                       experts_per_item=2, created_by="demo")
+    parsed = read_table(HANNA_DIR / "hanna_items.csv")
+    items, text_columns = validate_items(parsed, task, text_columns=["prompt", "story"])
+    import_items(db, task, parsed, items, text_columns, created_by="demo")
+    task = get_task(db, HANNA_TASK)
+    for name, family in HANNA_LLMS.items():
+        save_labeler(db, task.task_id, LabelerConfig(name=name, provider="import", model=name, family=family),
+                     created_by="demo")
+    _import_labels(db, task, HANNA_DIR / "hanna_human.csv", HANNA_DIR / "hanna_llm.csv")  # long form
+    draw_calibration_set(db, task, size=200, stratify_by="system", seed=0, created_by="demo")
     return True

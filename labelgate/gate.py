@@ -2,11 +2,15 @@
 
 Every evaluation and decision appends an audit row (labelgate/store/gate.py) holding who, when,
 and the fingerprint of what was judged: the labeler version, the task revision and spec hash
-(kind, label options, rubric), the gold version and the labeler version's current correction.
+(kind, label options, rubric), the gold release (or the draft) and its version, the labeler
+version's current correction, and the criteria.
 
-An approval is *fresh* while that fingerprint still matches the present one; otherwise it is
-*stale*, and `status()` says which part changed. Only the latest decision of a labeler counts:
-a refusal after an approval withdraws it.
+The gate judges against a gold release, by default the latest (labelgate.gold.releases); a task
+without one is judged on the live draft. An approval is *fresh* while its fingerprint still
+matches the present one: new expert answers only move the draft, so they leave an approval on a
+release fresh until a newer release is published. Otherwise it is *stale*, and `status()` says
+which part changed (for a new release: the items added, relabeled and removed). Only the latest
+decision of a labeler counts: a refusal after an approval withdraws it.
 
 Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria replace them):
 
@@ -15,27 +19,49 @@ Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria re
   continuous) against gold > 0.4 (moderate agreement, with confidence); qc's 0.6 is a strict
   bar a lead can restore on the Gate page;
 - ``expert_alpha`` >= 0.667, *optional*: it is not evaluable when the gold comes from a single
-  rater (an external reference such as the demo's MT-Bench majority, or one expert). It is then
-  skipped and the evaluation says so; with two or more experts it is computed and must pass;
+  rater (an external reference such as the demo's MT-Bench majority, or one expert), nor while
+  the experts share fewer than 30 items (noise would fail the gate). It is then skipped and the
+  evaluation says so; otherwise it is computed and must pass. A release carries the value
+  measured when it was published;
 - optional ``ece`` < 0.1 (only when the labeler reports confidence), ``anchor_flip_rate`` < 0.15
   (latest batch against the first anchor run), ``cross_family_disagreement`` < 0.35 (qc's 0.3 is
   reached by a labeler that matches gold exactly whenever the other families err on 30% of items).
+
+A lead may add the student criteria (STUDENT_CRITERIA, issue 13): the macro-F1 a proxy student
+loses when trained on the labeler's labels instead of gold, its minority-class recall ratio and its
+stability across seeds. They read the latest student preview recorded on the labeler's current
+version and on the gold judged against (labelgate.student.record_evidence); without one they fail
+and say how to record it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from labelgate import governance
 from labelgate.auth import can_decide_gate
-from labelgate.gold import load_gold
+from labelgate.gold import (
+    DraftProgress,
+    Gold,
+    criteria_gold_version,
+    draft_progress,
+    expert_agreement,
+    get_release,
+    latest_release,
+    load_gold,
+    resolve_gold,
+)
+from labelgate.gold import diff as gold_diff
 from labelgate.monitor import Monitor, monitor, thresholds_for
 from labelgate.store import Database
 from labelgate.store import gate as gate_store
 from labelgate.store import gold as gold_store
 from labelgate.store import monitor as monitor_store
+from labelgate.store import student as student_store
 from labelgate.store.corrections import current_correction
 from labelgate.store.labelers import current_versions
 from labelgate.store.users import User
@@ -47,6 +73,21 @@ from qc.gate import default_criteria as qc_default_criteria
 AGREEMENT_THRESHOLD = 0.4
 CROSS_FAMILY_THRESHOLD = 0.35
 MIN_CONFIDENCE_ROWS = 20
+MIN_EXPERT_OVERLAP = 30   # items labeled by two or more experts before their agreement is judged
+
+
+# not in the defaults (a preview takes tens of seconds and needs text items): a lead adds them per task
+STUDENT_CRITERIA = (
+    Criterion("student_f1_loss", "<=", 0.10, label="Student macro-F1 loss",
+              description="a proxy student trained on the labeler's labels loses at most this much macro-F1 "
+                          "against one trained on gold (student preview)"),
+    Criterion("student_minority_recall_ratio", ">=", 0.80, label="Student minority recall ratio",
+              description="the proxy student keeps at least this share of the gold-trained student's recall "
+                          "of the minority class"),
+    Criterion("student_stability_alpha", ">=", 0.80, label="Student stability",
+              description="Krippendorff's alpha between proxy students trained with different seeds"),
+)
+STUDENT_METRICS = tuple(c.metric for c in STUDENT_CRITERIA)
 
 
 class GatePermissionError(PermissionError):
@@ -72,16 +113,89 @@ def default_criteria(task: Task) -> list[Criterion]:
 
 def criteria_for(db: Database, task: Task) -> list[Criterion]:
     """The task's saved criteria, else the defaults."""
-    saved = gate_store.current_criteria(db, task.task_id)
-    return [Criterion.from_dict(d) for d in saved] if saved else default_criteria(task)
+    saved = governance.load(db, task, "gate_criteria")
+    return [Criterion.from_dict(d) for d in saved.value] if saved else default_criteria(task)
 
 
-def save_criteria(db: Database, task: Task, criteria: list[Criterion], *, user: User) -> None:
-    if user.role not in ("engineer", "lead"):
-        raise GatePermissionError(f"{user.name} ({user.role}) may not change gate criteria")
+def save_criteria(db: Database, task: Task, criteria: list[Criterion], *, user: User,
+                  expected_version: int | None = None) -> int:
+    """A lead saves the task's criteria against the version loaded (None: the one in force now).
+
+    Returns the version in force; raises governance.SettingPermissionError for anyone but a
+    lead and governance.StaleSettingError when someone saved since `expected_version`.
+    """
     if not criteria:
         raise ValueError("criteria: a gate needs at least one criterion")
-    gate_store.save_criteria(db, task.task_id, [c.to_dict() for c in criteria], created_by=user.name)
+    if expected_version is None:
+        saved = governance.load(db, task, "gate_criteria")
+        expected_version = saved.version if saved else 0
+    return governance.save(db, task, "gate_criteria", [c.to_dict() for c in criteria],
+                           default=[c.to_dict() for c in default_criteria(task)], user=user,
+                           expected_version=expected_version)
+
+
+def addable_criteria(db: Database, task: Task, in_force: list[Criterion] | None = None) -> list[Criterion]:
+    """Criteria outside the defaults a lead may add to this task (the student ones, on categorical
+    tasks), given the criteria in force (default: read them)."""
+    if task.kind != "categorical":
+        return []
+    in_force = {c.metric for c in (criteria_for(db, task) if in_force is None else in_force)}
+    return [c for c in STUDENT_CRITERIA if c.metric not in in_force]
+
+
+def add_criterion(db: Database, task: Task, metric: str, *, user: User, expected_version: int) -> int:
+    """A lead adds criterion `metric` (from addable_criteria) to the saved criteria; returns the version."""
+    new = next((c for c in addable_criteria(db, task) if c.metric == metric), None)
+    if new is None:
+        known = ", ".join(c.metric for c in addable_criteria(db, task)) or "none"
+        raise ValueError(f"criterion {metric!r} cannot be added to {task.name} (addable: {known})")
+    return save_criteria(db, task, [*criteria_for(db, task), new], user=user, expected_version=expected_version)
+
+
+def remove_criterion(db: Database, task: Task, metric: str, *, user: User, expected_version: int) -> int:
+    """A lead removes an added criterion (the defaults stay: their thresholds are what a lead tunes)."""
+    if metric not in STUDENT_METRICS:
+        raise ValueError(f"criterion {metric!r} is one of the defaults: change its threshold instead")
+    kept = [c for c in criteria_for(db, task) if c.metric != metric]
+    return save_criteria(db, task, kept, user=user, expected_version=expected_version)
+
+
+def criteria_marks(db: Database, task: Task) -> dict[str, governance.Mark]:
+    """Criterion.key -> who set it, for every criterion that differs from the defaults."""
+    return governance.marks(db, task, "gate_criteria", default=[c.to_dict() for c in default_criteria(task)])
+
+
+# the fields of a criterion that change a verdict (its label and description do not)
+CRITERION_FIELDS = ("comparator", "threshold", "use", "min_n", "optional")
+
+
+def criteria_key(criteria) -> str:
+    """Canonical text of criteria (Criterion objects or their dicts) for the fingerprint."""
+    dicts = [c.to_dict() if isinstance(c, Criterion) else dict(c) for c in criteria]
+    # a threshold typed into the page is a float: 200 and 200.0 are the same criterion; a criterion
+    # naming no task criterion has no "criterion" key, so keys from before criteria are unchanged
+    rows = [{"metric": d["metric"]} | {f: d.get(f) for f in CRITERION_FIELDS} | {"threshold": float(d["threshold"])}
+            | ({"criterion": d["criterion"]} if d.get("criterion") else {}) for d in dicts]
+    return json.dumps(sorted(rows, key=_row_key), sort_keys=True)
+
+
+def _row_key(d: dict) -> str:
+    return f"{d['metric']}@{d['criterion']}" if d.get("criterion") else d["metric"]
+
+
+def criteria_changes(old: str, new: str) -> list[str]:
+    """What differs between two criteria_key texts, e.g. "kappa: threshold 0.4 -> 0.05"."""
+    a = {_row_key(d): d for d in json.loads(old or "[]")}
+    b = {_row_key(d): d for d in json.loads(new or "[]")}
+    out = [f"{m} added" for m in b if m not in a] + [f"{m} removed" for m in a if m not in b]
+    for m in (m for m in a if m in b):
+        out += [f"{m}: {f.replace('_', ' ')} {_val(a[m].get(f))} -> {_val(b[m].get(f))}"
+                for f in CRITERION_FIELDS if a[m].get(f) != b[m].get(f)]
+    return out
+
+
+def _val(v) -> str:
+    return "none" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
 
 @dataclass(frozen=True)
@@ -93,9 +207,18 @@ class Fingerprint:
     task_spec: str
     gold_version: str
     correction_id: int | None
+    gold_release: int | None = None   # None: the unreleased draft
+    criteria: str = ""                # criteria_key() of the criteria evaluated
 
-    def changes_from(self, old: Fingerprint) -> list[str]:
-        """Sentences naming what changed from `old` (an approval) to self (now)."""
+    @property
+    def gold_name(self) -> str:
+        return f"gold release {self.gold_release}" if self.gold_release is not None else "the unreleased draft"
+
+    def changes_from(self, old: Fingerprint, *, release_diff: str | None = None) -> list[str]:
+        """Sentences naming what changed from `old` (an approval) to self (now).
+
+        `release_diff` is the summary of the gold's change between the two releases, when known.
+        """
         out = []
         if old.labeler_version != self.labeler_version:
             out.append(f"the labeler changed (model, prompt or settings): version {old.labeler_version} was "
@@ -103,14 +226,23 @@ class Fingerprint:
         if old.task_spec != self.task_spec:
             out.append(f"the task's rubric or label options changed: revision {old.task_revision} was approved, "
                        f"the task is at revision {self.task_revision}")
-        if old.gold_version != self.gold_version:
-            out.append(f"the gold labels changed: gold version {old.gold_version} was approved, "
-                       f"the gold is now {self.gold_version}")
+        if old.gold_release != self.gold_release:
+            what = f" ({release_diff})" if release_diff else ""
+            after = f"the approved release {old.gold_release}" if old.gold_release is not None else \
+                "this approval on the unreleased draft"
+            out.append(f"gold release {self.gold_release} was published after {after}{what}")
+        elif old.gold_version != self.gold_version:
+            out.append(f"the draft gold changed (no release was published): gold version {old.gold_version} was "
+                       f"approved, the draft is now {self.gold_version}; publish a gold release so that new "
+                       "answers stop making approvals stale")
         if old.correction_id != self.correction_id:
             def name(c):
                 return f"correction #{c}" if c is not None else "no correction"
             out.append(f"the correction changed: {name(old.correction_id)} was approved, "
                        f"the labeler now has {name(self.correction_id)}")
+        if old.criteria != self.criteria:
+            changes = criteria_changes(old.criteria, self.criteria)
+            out.append("the gate criteria changed since the approval: " + ("; ".join(changes) or "edited"))
         return out
 
 
@@ -123,12 +255,28 @@ def _labeler_row(db: Database, task: Task, labeler: str) -> pd.Series:
     return row.iloc[0]
 
 
-def fingerprint(db: Database, task: Task, labeler: str, *, gold_version: str | None = None) -> Fingerprint:
+def fingerprint(db: Database, task: Task, labeler: str, *, gold: Gold | None = None,
+                criteria: list[Criterion] | None = None) -> Fingerprint:
+    """The present fingerprint: against `gold` (default: the latest release, else the draft) and
+    `criteria` (default: the task's)."""
     version = _labeler_row(db, task, labeler)["version"]
-    corr = current_correction(db, task.task_id, labeler, version)
-    gold_version = gold_version or load_gold(db, task).version
+    corr = current_correction(db, task.task_id, labeler, version, criterion=task.criterion_name)
+    if gold is not None:
+        release, gold_version = gold.release, gold.version
+    else:
+        latest = latest_release(db, task)   # its version is stored: no need to read its items
+        release, gold_version = (latest.number, latest.gold_version) if latest else (None, None)
+    if task.is_multi and task.view is None:
+        # the gold of every criterion: a change to any of them makes an approval stale
+        if release is not None:
+            gold_version = get_release(db, task, release).gold_version
+        else:
+            gold_version = criteria_gold_version({n: load_gold(db, task.criterion(n)) for n in task.criterion_names})
+    elif gold_version is None:
+        gold_version = load_gold(db, task).version
     return Fingerprint(version, task.revision, task.spec_hash(), gold_version,
-                       int(corr["correction_id"]) if corr else None)
+                       int(corr["correction_id"]) if corr else None, release,
+                       criteria_key(criteria if criteria is not None else criteria_for(db, task)))
 
 
 @dataclass(frozen=True)
@@ -167,7 +315,7 @@ class Evaluation:
             rows.append({"criterion": c.name, "required": f"{what} {c.comparator} {c.threshold:g}"
                                                           + (f", n ≥ {c.min_n}" if c.min_n else ""),
                          "observed": r.observed, "result": {True: "pass", False: "fail", None: "skipped"}[r.passed],
-                         "evidence": self.notes.get(c.metric, ""), "reason": r.reason})
+                         "evidence": self.notes.get(c.key, ""), "reason": r.reason})
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
@@ -185,26 +333,59 @@ def _fmt(e: Estimate) -> str:
 
 
 def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion] | None = None,
-             monitor_data: Monitor | None = None, n_resamples: int = 1000, seed: int = 0) -> Evaluation:
-    """Compute every metric the criteria name for the labeler's current version and evaluate them."""
-    # scipy and the agreement statistics: imported here, so `gate check` (and the CLI) start without them
-    from labelgate.analysis import human_reliability, judgments_vs_gold, labeler_metrics
-    from qc.calibration import expected_calibration_error
-    from qc.uncertainty import wilson_interval
-
+             gold_release: int | None = None, monitor_data: Monitor | None = None, n_resamples: int = 1000,
+             seed: int = 0) -> Evaluation:
+    """Compute every metric the criteria name for the labeler's current version and evaluate them,
+    against gold release `gold_release` (default: the latest release, else the draft)."""
     row = _labeler_row(db, task, labeler)
     version, family = row["version"], row["family"]
     criteria = list(criteria) if criteria is not None else criteria_for(db, task)
-    gold = load_gold(db, task)
-    fp = fingerprint(db, task, labeler, gold_version=gold.version)
-    judgments = gold_store.llm_judgments(db, task.task_id, labelers=[(labeler, version)])
+    gold = resolve_gold(db, task, gold_release)
+    fp = fingerprint(db, task, labeler, gold=gold, criteria=criteria)
+    # a gate criterion naming no task criterion is about the first (a one-question task: its only one)
+    wanted = {c.metric for c in criteria}
+    metrics, notes = _criterion_metrics(db, task, labeler, version, family, gold, monitor_data, wanted,
+                                        n_resamples=n_resamples, seed=seed)
+    named = list(dict.fromkeys(c.criterion for c in criteria if c.criterion))
+    unknown = [n for n in named if n not in task.criterion_names]
+    if unknown:
+        raise ValueError(f"criteria: the gate names {unknown[0]!r}, which is not a criterion of task {task.name} "
+                         f"({', '.join(task.criterion_names)})")
+    for name in named:   # the same metrics on each criterion a gate criterion names: metric@criterion
+        view = task.criterion(name)
+        m, n = _criterion_metrics(db, view, labeler, version, family, resolve_gold(db, view, gold.release),
+                                  None, wanted, n_resamples=n_resamples, seed=seed)
+        metrics.update({f"{k}@{name}": v for k, v in m.items()})
+        notes.update({f"{k}@{name}": v for k, v in n.items()})
+
+    if any(c.metric in STUDENT_METRICS for c in criteria):
+        _student_evidence(db, task, labeler, version, gold, metrics, notes)
+
+    result = evaluate_gate(criteria, metrics)
+    return Evaluation(task, labeler, family, fp, tuple(criteria), metrics, notes, result)
+
+
+def _criterion_metrics(db: Database, task: Task, labeler: str, version: str, family: str, gold: Gold,
+                       monitor_data: Monitor | None, wanted: set[str], *, n_resamples: int,
+                       seed: int) -> tuple[dict, dict]:
+    """The gate's metrics and their evidence for one criterion of the task (`task`: the task, whose
+    first criterion it measures, or a view of one criterion; `gold`: that criterion's). Besides the
+    gate's own metrics, any report metric of the criterion's kind that `wanted` names (spearman,
+    kendall_tau, accuracy, mae, ...) is computed with its bootstrap CI."""
+    # scipy and the agreement statistics: imported here, so `gate check` (and the CLI) start without them
+    from labelgate.analysis import METRICS_BY_KIND, judgments_vs_gold, labeler_metrics
+    from qc.calibration import expected_calibration_error
+    from qc.uncertainty import wilson_interval
+
+    judgments = gold_store.llm_judgments(db, task.task_id, labelers=[(labeler, version)],
+                                           criterion=task.criterion_name)
     pairs = judgments_vs_gold(task, gold, judgments)
     metrics: dict = {}
     notes: dict = {}
 
     metrics["n_gold"] = float(pairs.n_items)
     notes["n_gold"] = (f"{pairs.n_items} gold items labeled by version {version} ({len(pairs.frame)} judgments); "
-                       f"{gold.n_items} gold items, {gold.n_disputed} disputed")
+                       f"{gold.n_items} gold items in {gold.name}, {gold.n_disputed} disputed")
 
     agree_name = "kappa" if task.kind in ("categorical", "pairwise") else "alpha"
     metric = "cohen_kappa" if agree_name == "kappa" else "krippendorff_alpha"
@@ -212,11 +393,23 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
     metrics[agree_name] = est
     notes[agree_name] = (f"{metric} {_fmt(est)} on {est.n} items ({est.method})" if est
                          else "not computable: no judgments on gold items")
+    extra = [m for m in METRICS_BY_KIND[task.kind] if m in wanted and m != metric]
+    if extra:
+        computed = labeler_metrics(task, pairs, metrics=extra, n_resamples=n_resamples, seed=seed)
+        for m in extra:
+            e = computed.get(m)
+            metrics[m] = e
+            notes[m] = f"{m} {_fmt(e)} on {e.n} items ({e.method})" if e else \
+                "not computable: no judgments on gold items"
 
-    experts = gold_store.expert_labels(db, task.task_id)
-    humans = human_reliability(task, experts, n_resamples=200, seed=seed)
-    metrics["expert_alpha"] = humans["krippendorff_alpha"]
-    if humans["krippendorff_alpha"] is None:
+    humans = expert_agreement(db, task, gold, n_resamples=200, seed=seed)
+    metrics["expert_alpha"] = alpha = humans["krippendorff_alpha"]
+    if alpha is not None and alpha.n < MIN_EXPERT_OVERLAP:
+        # a handful of shared items says little about the experts, and would fail the gate on noise
+        metrics["expert_alpha"] = None
+        notes["expert_alpha"] = (f"not evaluable yet: the experts share {alpha.n} items (alpha {_fmt(alpha)}); "
+                                 f"agreement counts from {MIN_EXPERT_OVERLAP} shared items")
+    elif alpha is None:
         notes["expert_alpha"] = (f"not evaluable: the gold comes from {humans['n_raters']} rater"
                                  f"{'' if humans['n_raters'] == 1 else 's'}, so the experts' agreement is unknown")
     else:
@@ -252,8 +445,8 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
         notes["anchor_flip_rate"] = ("not evaluable: no anchor set drawn" if m.n_anchor_items == 0
                                      else "not evaluable: no anchor re-labels yet")
 
-    x = monitor_store.cross_family(db, task.task_id, labeler, kind=task.kind, bounds=_bounds(task),
-                                   current_only=True)
+    x = monitor_store.cross_family(db, task.task_id, labeler, kind=task.kind, criterion=task.criterion_name,
+                                   bounds=_bounds(task), current_only=True)
     pairs_n, dis = int(x["n_pairs"].sum()), int(x["n_disagree"].sum())
     if pairs_n:
         metrics["cross_family_disagreement"] = wilson_interval(dis, pairs_n)
@@ -262,9 +455,47 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
     else:
         metrics["cross_family_disagreement"] = None
         notes["cross_family_disagreement"] = "not evaluable: no labeler of another family labeled the same items"
+    return metrics, notes
 
-    result = evaluate_gate(criteria, metrics)
-    return Evaluation(task, labeler, family, fp, tuple(criteria), metrics, notes, result)
+
+def _student_evidence(db: Database, task: Task, labeler: str, version: str, gold: Gold, metrics: dict,
+                      notes: dict) -> None:
+    """The student_* metrics from the latest preview recorded on this labeler version and gold."""
+    rec = student_store.latest_preview(db, task.task_id, labeler)
+    why = None
+    if rec is None:
+        why = "not evaluable: no student preview recorded for this labeler"
+    elif rec["labeler_version"] != version:
+        why = (f"not evaluable: the latest student preview (#{rec['preview_id']}) was of version "
+               f"{rec['labeler_version']}, not the current {version}")
+    elif rec["gold_version"] != gold.version:
+        why = (f"not evaluable: the latest student preview (#{rec['preview_id']}) was scored on "
+               f"{rec['gold_name']} as it was then, not on {gold.name} now")
+    elif not rec["metrics"]:
+        why = (f"not evaluable: the student trained on {labeler}'s labels could not be scored "
+               f"(preview #{rec['preview_id']})")
+    if why:
+        how = "; record one on the Student page or with `labelgate student --task ... --labeler ... --record`"
+        for m in STUDENT_METRICS:
+            metrics[m], notes[m] = None, why + how
+        return
+    seen = (f"student preview #{rec['preview_id']} by {rec['created_by']} on {rec['created_at']:%Y-%m-%d %H:%M}, "
+            f"{rec['settings']['seeds']} seeds, scored on {rec['gold_name']}")
+    got = rec["metrics"]
+    for m in ("student_f1_loss", "student_minority_recall_ratio"):
+        d = got[m]
+        metrics[m] = Estimate(d["estimate"], _nan(d["ci_low"]), _nan(d["ci_high"]), int(d["n"]), d["method"])
+    stab = got["student_stability_alpha"]
+    metrics["student_stability_alpha"] = _nan(stab["estimate"])
+    notes["student_f1_loss"] = f"macro-F1 of the gold-trained student minus the labeler-trained one; {seen}"
+    notes["student_minority_recall_ratio"] = f"minority-class recall, labeler-trained over gold-trained; {seen}"
+    ref = stab.get("reference")
+    notes["student_stability_alpha"] = ("alpha between seeds of the labeler-trained students"
+                                        + (f" (gold-trained: {ref:.3f})" if ref is not None else "") + f"; {seen}")
+
+
+def _nan(v) -> float:
+    return math.nan if v is None else float(v)
 
 
 def _bounds(task: Task):
@@ -278,7 +509,8 @@ def _record(db: Database, ev: Evaluation, user: User, kind: str, comment: str | 
     return gate_store.append_event(
         db, task_id=ev.task.task_id, labeler=ev.labeler, kind=kind, actor=user.name, actor_role=user.role,
         labeler_version=fp.labeler_version, task_revision=fp.task_revision, task_spec=fp.task_spec,
-        gold_version=fp.gold_version, correction_id=fp.correction_id, criteria=[c.to_dict() for c in ev.criteria],
+        gold_version=fp.gold_version, gold_release=fp.gold_release, correction_id=fp.correction_id,
+        criteria=[c.to_dict() for c in ev.criteria],
         metrics=ev.metrics_json(), result=ev.result.to_dict() | {"evidence": ev.notes}, verdict=ev.verdict,
         comment=comment)
 
@@ -318,6 +550,20 @@ class GateStatus:
     decision: dict | None           # the latest decision row
     current: Fingerprint
     stale_reasons: tuple[str, ...] = ()
+    draft: DraftProgress | None = None   # the draft's answers since the current release
+
+    @property
+    def approved_release(self) -> int | None:
+        """The gold release of the latest approval (None: the draft, or no approval)."""
+        d = self.decision
+        if d is None or d["kind"] != "approve":
+            return None
+        return _release_of(d)
+
+    @property
+    def unreleased(self) -> str:
+        """The draft's news beside the release, as a sentence ("" when there is none)."""
+        return self.draft.describe() if self.draft is not None and self.draft.has_news else ""
 
     @property
     def fresh_approval(self) -> bool:
@@ -331,21 +577,54 @@ class GateStatus:
         if self.state == "refused":
             return f"refused by {who}: {d['comment']}"
         if self.state == "approved":
-            return f"approved by {who} (version {d['labeler_version']}): {d['comment']}"
+            return (f"approved by {who} (version {d['labeler_version']}, on {_as_fingerprint(d).gold_name}): "
+                    f"{d['comment']}")
         return f"the approval by {who} is stale: " + "; ".join(self.stale_reasons)
 
 
-def status(db: Database, task: Task, labeler: str, *, gold_version: str | None = None) -> GateStatus:
-    now = fingerprint(db, task, labeler, gold_version=gold_version)
+def _release_of(row: dict) -> int | None:
+    r = row.get("gold_release")
+    return None if r is None or pd.isna(r) else int(r)
+
+
+def _as_fingerprint(d: dict) -> Fingerprint:
+    """The fingerprint an audit row was recorded with."""
+    return Fingerprint(d["labeler_version"], int(d["task_revision"]), d["task_spec"], d["gold_version"],
+                       d["correction_id"], _release_of(d), criteria_key(d["criteria"]))
+
+
+def status(db: Database, task: Task, labeler: str, *, gold: Gold | None = None) -> GateStatus:
+    """Where the labeler stands against `gold` (default: the latest release, else the draft)."""
+    now = fingerprint(db, task, labeler, gold=gold)
+    progress = draft_progress(db, task) if now.gold_release is not None else None
     d = gate_store.latest_decision(db, task.task_id, labeler)
     if d is None:
-        return GateStatus("undecided", None, now)
+        return GateStatus("undecided", None, now, draft=progress)
     if d["kind"] == "refuse":
-        return GateStatus("refused", d, now)
-    then = Fingerprint(d["labeler_version"], int(d["task_revision"]), d["task_spec"], d["gold_version"],
-                       d["correction_id"])
-    reasons = now.changes_from(then)
-    return GateStatus("stale" if reasons else "approved", d, now, tuple(reasons))
+        return GateStatus("refused", d, now, draft=progress)
+    then = _as_fingerprint(d)
+    summary = None
+    if then.gold_release is not None and now.gold_release is not None and then.gold_release != now.gold_release:
+        if task.is_multi and task.view is None:   # what changed in each criterion's gold
+            old, new = then.gold_release, now.gold_release
+            summary = "; ".join(f"{n}: {gold_diff(db, task.criterion(n), old, new).summary()}"
+                                for n in task.criterion_names)
+        else:
+            summary = gold_diff(db, task, then.gold_release, now.gold_release).summary()
+    reasons = now.changes_from(then, release_diff=summary)
+    return GateStatus("stale" if reasons else "approved", d, now, tuple(reasons), progress)
+
+
+def metrics_side_by_side(db: Database, task: Task, labeler: str, releases: list[int], *,
+                         n_resamples: int = 1000) -> pd.DataFrame:
+    """The labeler's gate evidence on several gold releases: one row per criterion, per release an
+    observed value and a verdict column."""
+    frames = []
+    for r in releases:
+        ev = evaluate(db, task, labeler, gold_release=r, n_resamples=n_resamples)
+        e = ev.evidence().set_index("criterion")
+        frames.append(pd.DataFrame({f"release {r}": e["observed"], f"release {r} result": e["result"]}))
+    return pd.concat(frames, axis=1).rename_axis("criterion").reset_index()
 
 
 @dataclass(frozen=True)
@@ -357,8 +636,12 @@ class CheckResult:
     reasons: tuple[str, ...]
 
     def to_dict(self) -> dict:
+        progress = self.status.draft
         return {"ok": self.ok, "state": self.status.state, "labeler_version": self.status.current.labeler_version,
-                "approval": self.status.describe(), "latest_batch": self.latest_batch,
+                "approval": self.status.describe(), "gold_release": self.status.current.gold_release,
+                "unreleased_answers": progress.answers_since if progress else None,
+                "unreleased_adjudications": progress.adjudications_since if progress else None,
+                "latest_batch": self.latest_batch,
                 "batch_blocked": bool(self.batch_breaches), "batch_breaches": list(self.batch_breaches),
                 "reasons": list(self.reasons)}
 
@@ -372,8 +655,8 @@ def check(db: Database, task: Task, labeler: str) -> CheckResult:
     computed only when a threshold uses it.
     """
     with db.session() as s:
-        gold = load_gold(s, task)
-        st = status(s, task, labeler, gold_version=gold.version)
+        gold = resolve_gold(s, task)
+        st = status(s, task, labeler, gold=gold)
         thresholds = thresholds_for(s, task)
         m = monitor(s, task, labeler, thresholds=thresholds, only_latest=True, gold=gold, semantic=False,
                     diversity_batches=1 if thresholds.min_distinct_2 is not None else 0)

@@ -6,9 +6,34 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, replace
+from urllib.parse import urlsplit, urlunsplit
 
 PROVIDERS = ("openai", "anthropic", "openai-compatible", "import")
 KEY_ENV_PATTERN = re.compile(r"OPENAI_API_KEY|ANTHROPIC_API_KEY|LABELGATE_[A-Z0-9_]+_KEY")
+# Provider keys as they look (OpenAI sk-..., Anthropic sk-ant-...): never part of a base URL.
+_KEY_SHAPED = re.compile(r"(sk-|sk_|ant-)[A-Za-z0-9._-]{6,}")
+_KEY_HINT = ("put the key in an environment variable named LABELGATE_<NAME>_KEY and give that name as the"
+             " API key variable")
+
+
+def check_base_url(url: str) -> None:
+    """Refuse a base URL that is not http(s)://host... or that carries a secret (never echoed back)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("a base URL must start with http:// or https:// and name a host, e.g. http://127.0.0.1:8000/v1")
+    if "@" in parts.netloc:
+        raise ValueError(f"a base URL must not carry a user name or password (user:secret@host): {_KEY_HINT}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"a base URL must not have a query string or a fragment (?key=... or #...): {_KEY_HINT}")
+    if _KEY_SHAPED.search(url):
+        raise ValueError(f"a base URL must not contain an API key (sk-..., ...): {_KEY_HINT}")
+
+
+def without_secrets(url: str) -> str:
+    """A stored base URL from before secrets were refused, with user info, query and key-shaped parts removed."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return _KEY_SHAPED.sub("[removed]", urlunsplit((parts.scheme, netloc, parts.path, "", "")))
 
 # Model-name patterns -> family, so that labelers sharing pretraining are recognised as kin.
 _FAMILY_PATTERNS = [
@@ -51,6 +76,8 @@ class LabelerConfig:
     # Name of the environment variable (or st.secrets key) holding this labeler's API key; None
     # means the provider's default (OPENAI_API_KEY / ANTHROPIC_API_KEY). Never the key itself.
     api_key_env: str | None = None
+    # A task of several criteria: one call per criterion instead of one call answering all of them.
+    per_criterion: bool = False
 
     def __post_init__(self):
         if not self.name.strip():
@@ -67,6 +94,8 @@ class LabelerConfig:
             raise ValueError(f"temperature must lie in [0, 2]; got {self.temperature}")
         if self.provider == "openai-compatible" and not self.base_url:
             raise ValueError("an openai-compatible labeler needs a base URL")
+        if self.base_url:
+            check_base_url(self.base_url)
         if self.api_key_env and not KEY_ENV_PATTERN.fullmatch(self.api_key_env):
             raise ValueError(
                 f"API key variable {self.api_key_env!r} is not allowed: use OPENAI_API_KEY, ANTHROPIC_API_KEY or a"
@@ -74,11 +103,14 @@ class LabelerConfig:
                 " another secret of the server to a model API)")
         if not self.family:
             object.__setattr__(self, "family", default_family(self.model))
+        object.__setattr__(self, "per_criterion", bool(self.per_criterion))
 
     @property
     def version(self) -> str:
         """Hash of the output-relevant settings; name, family and key variable are not behaviour."""
         relevant = {k: v for k, v in asdict(self).items() if k not in ("name", "family", "api_key_env")}
+        if not relevant["per_criterion"]:
+            del relevant["per_criterion"]   # the default: versions from before criteria keep their hash
         blob = json.dumps(relevant, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

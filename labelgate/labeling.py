@@ -22,6 +22,11 @@ DEFAULT_CALIBRATION_SIZE = 300
 RETEST_SHARE = 0.10
 RETEST_AFTER_ITEMS = 20
 RETEST_AFTER_HOURS = 24.0
+# Overlap: every expert first labels the task's overlap share of the set (Task.overlap_share,
+# default 20%), and never fewer than this many items, so expert agreement is measurable early.
+OVERLAP_MIN_ITEMS = 30
+# An item shown to an expert keeps one of its experts-per-item slots this long unanswered.
+SLOT_MINUTES = 30.0
 
 
 def strata_for(values: pd.Series, *, max_levels: int = 20, n_bins: int = 4) -> pd.Series:
@@ -57,12 +62,13 @@ def draw_item_set(db: Database, task: Task, set_name: str, *, size: int = DEFAUL
 
 def draw_calibration_set(db: Database, task: Task, *, size: int = DEFAULT_CALIBRATION_SIZE,
                          stratify_by: str | None = None, seed: int = 0, experts_per_item: int | None = None,
-                         created_by: str | None = None) -> list[str]:
-    """Draw the calibration set and set how many experts label each item."""
-    if experts_per_item is not None and experts_per_item != task.experts_per_item:
-        if experts_per_item < 1:
-            raise ValueError(f"experts per item must be at least 1; got {experts_per_item}")
-        task = revise_task(db, task.name, experts_per_item=experts_per_item, created_by=created_by)
+                         overlap_share: float | None = None, created_by: str | None = None) -> list[str]:
+    """Draw the calibration set and set how many experts label each item and which share of the
+    set every expert labels."""
+    changes = {k: v for k, v in (("experts_per_item", experts_per_item), ("overlap_share", overlap_share))
+               if v is not None and v != getattr(task, k)}
+    if changes:
+        task = revise_task(db, task.name, created_by=created_by, **changes)
     return draw_item_set(db, task, "calibration", size=size, stratify_by=stratify_by, seed=seed,
                          created_by=created_by)
 
@@ -118,44 +124,181 @@ def due_retest(history: pd.DataFrame, rater: str, *, share: float = RETEST_SHARE
     return None
 
 
-def next_item(db: Database, task: Task, rater: str, *, retest_share: float = RETEST_SHARE,
-              retest_after_items: int = RETEST_AFTER_ITEMS,
-              retest_after_hours: float = RETEST_AFTER_HOURS) -> QueueItem | None:
-    """The item this expert should see now, or None when their queue is empty.
+@dataclass(frozen=True)
+class Queue:
+    item: QueueItem | None    # None: nothing left for this expert
+    can_undo: bool            # their latest answer in the task can be undone
+    held_back: int = 0        # set items routing by expertise keeps from this expert now
+    held_back_domains: tuple[str, ...] = ()   # the domains of those items
+    others_may_label: bool = True             # the task's routing setting (why they are held back)
 
-    A due retest (see `due_retest`) comes first; it is shown exactly like any other item (blind,
-    same order rule) and its answer is stored as round 2.
+
+def routing(task: Task) -> label_store.Routing | None:
+    """The task's routing by expertise, or None when it names no domain column."""
+    if not task.domain_column:
+        return None
+    return label_store.Routing(task.domain_column, task.others_may_label)
+
+
+def slot_policy(task: Task) -> label_store.SlotPolicy:
+    return label_store.SlotPolicy(task.experts_per_item, task.overlap_share, OVERLAP_MIN_ITEMS, SLOT_MINUTES)
+
+
+def queue(db: Database, task: Task, rater: str, *, retest_share: float = RETEST_SHARE,
+          retest_after_items: int = RETEST_AFTER_ITEMS, retest_after_hours: float = RETEST_AFTER_HOURS) -> Queue:
+    """This expert's queue now: the item to show, and whether the last answer can be undone.
+
+    An answer just undone comes back first; then an item this expert holds a slot on (the one
+    shown before a reload); then a due retest (see `due_retest`), shown exactly like any other
+    item (blind, same order rule) and stored as round 2; then the next item of the calibration
+    set: the shared items (the task's overlap share, labeled by every expert) before the rest,
+    which go to experts-per-item experts each. Showing an item takes a slot on it. With a domain
+    column (routing by expertise), items of the expert's own domains come first, and items of other
+    domains only as the task allows (labelgate.store.labels._ROUTED_SLOTS).
     """
     def pick(history: pd.DataFrame) -> str | None:
         return due_retest(history, rater, share=retest_share, after_items=retest_after_items,
                           after_hours=retest_after_hours)
 
-    snap = label_store.queue_snapshot(db, task.task_id, rater, task.experts_per_item,
-                                      pick_retest=pick if retest_share > 0 else None)
+    snap = label_store.queue_snapshot(db, task.task_id, rater, slot_policy(task),
+                                      pick_retest=pick if retest_share > 0 else None, routing=routing(task))
     item_id = snap["item_id"]
     if item_id is None:
-        return None
-    order = shown_order(rater, item_id) if task.kind == "pairwise" else None
-    return QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"],
+        return Queue(None, snap["undoable"], snap["held_back"], tuple(snap["held_back_domains"]),
+                     task.others_may_label)
+    order = shown_order(rater, item_id) if any(c.kind == "pairwise" for c in task.criteria) else None
+    item = QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"],
                      snap["round"])
+    return Queue(item, snap["undoable"], snap["held_back"], tuple(snap["held_back_domains"]),
+                 task.others_may_label)
+
+
+def next_item(db: Database, task: Task, rater: str, **retest) -> QueueItem | None:
+    """The item this expert should see now (see `queue`), or None when their queue is empty."""
+    return queue(db, task, rater, **retest).item
 
 
 def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",
-                  answer: str | None = None, comment: str | None = None) -> None:
-    """Store an expert's answer (a label, a skip or an ambiguity flag); durable when it returns.
+                  answer: str | None = None, comment: str | None = None, rationale: str | None = None) -> None:
+    """Store an expert's answer to a one-question task (a label, a skip or an ambiguity flag); durable
+    when it returns. For a task of several criteria, `answer` answers the first one (see `submit_item`).
 
     For pairwise items `answer` refers to the outputs as shown and is stored in the original
-    numbering together with the order shown.
+    numbering together with the order shown. Raises DuplicateLabelError when this expert has
+    already answered the item, and SlotTakenError when other experts filled its slots meanwhile.
+    """
+    if status == "label" and answer is None:
+        raise ValueError("a label needs an answer")
+    name = task.criterion_name
+    submit_item(db, task, rater, item, status=status,
+                answers={name: answer} if status == "label" else None,
+                rationales={name: rationale} if rationale else None, comment=comment)
+
+
+class AnswerError(ValueError):
+    """An item's answers do not fit its criteria; `criterion` names the one at fault (None: the item)."""
+
+    def __init__(self, message: str, criterion: str | None = None):
+        super().__init__(message)
+        self.criterion = criterion
+
+
+def check_item_answers(task: Task, answers: dict | None, rationales: dict | None = None, *,
+                       shown_order: str | None = None) -> list[label_store.AnswerRow]:
+    """Validate one item's answers against the task's criteria; the rows to store, in criterion order.
+
+    `answers` maps criterion name to the raw answer (pairwise: about the outputs as shown; None or ""
+    means not answered). Every shown required criterion needs an answer; a criterion hidden by its
+    show_if (given the other answers) must have none; a rationale is refused where the criterion asks
+    none and required where it asks for one. Raises AnswerError naming the criterion.
+    """
+    answers = {k: v for k, v in (answers or {}).items() if v is not None and str(v).strip() != ""}
+    rationales = {k: str(v).strip() for k, v in (rationales or {}).items() if v is not None and str(v).strip()}
+    names = set(task.criterion_names)
+    for k in list(answers) + list(rationales):
+        if k not in names:
+            raise AnswerError(f"{k!r} is not a criterion of task {task.name}; its criteria: "
+                              f"{', '.join(task.criterion_names)}", k)
+    canonical: dict[str, str | None] = {}
+    rows = []
+    for c in task.criteria:
+        visible = c.shown(canonical)
+        if not visible:
+            if c.name in answers:
+                trig = c.show_if["criterion"]
+                raise AnswerError(f"{c.name}: not shown for this item (it is asked only when {trig} is "
+                                  f"{' or '.join(c.show_if.get('in') or [c.show_if.get('equals')])}), so it takes "
+                                  "no answer", c.name)
+            if c.name in rationales:
+                raise AnswerError(f"{c.name}: not shown for this item, so it takes no rationale", c.name)
+            continue
+        raw = answers.get(c.name)
+        if raw is None:
+            if c.required:
+                raise AnswerError(f"{c.name}: an answer is required", c.name)
+            if c.name in rationales:
+                raise AnswerError(f"{c.name}: a rationale without an answer", c.name)
+            canonical[c.name] = None
+            continue
+        if c.kind == "pairwise":
+            raw = to_original_answer(str(raw).strip().lower(), shown_order or "12")
+        view = task.criterion(c.name)
+        try:
+            value, value_num = view.normalize_value(raw)
+        except ValueError:
+            raise AnswerError(f"{c.name}: {answers[c.name]!r} is not a valid answer: expected "
+                              f"{view.describe_values()}", c.name) from None
+        why = rationales.get(c.name)
+        if c.rationale == "off" and why:
+            raise AnswerError(f"{c.name}: this criterion asks for no rationale", c.name)
+        if c.rationale == "required" and not why:
+            raise AnswerError(f"{c.name}: a rationale (why) is required", c.name)
+        canonical[c.name] = value
+        rows.append(label_store.AnswerRow(c.name, "label", value, value_num, why))
+    if not rows:
+        raise AnswerError("answer at least one criterion (or skip the item)")
+    return rows
+
+
+def submit_item(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",
+                answers: dict | None = None, rationales: dict | None = None, comment: str | None = None) -> None:
+    """Store an expert's answers to every criterion of one item in one transaction (all or nothing);
+    durable when it returns. Undo (`undo_last_answer`) withdraws them together.
+
+    status "label": `answers` (criterion name -> raw answer; pairwise as shown) and optional
+    `rationales` (criterion name -> text), validated by `check_item_answers`. status "skip" or
+    "flag": the item as a whole, no answers; a row per criterion carries the status and the comment.
+    Raises AnswerError (a ValueError naming the criterion), DuplicateLabelError, SlotTakenError.
     """
     if status not in ("label", "skip", "flag"):
         raise ValueError(f"status must be label, skip or flag; got {status!r}")
-    value = value_num = None
     if status == "label":
-        if answer is None:
-            raise ValueError("a label needs an answer")
-        if task.kind == "pairwise":
-            answer = to_original_answer(str(answer).lower(), item.shown_order or "12")
-        value, value_num = task.normalize_value(answer)
-    label_store.append_human_label(db, task_id=task.task_id, item_id=item.item_id, rater=rater, status=status,
-                                   value=value, value_num=value_num, shown_order=item.shown_order,
-                                   comment=(comment or "").strip() or None, round=item.round)
+        rows = check_item_answers(task, answers, rationales, shown_order=item.shown_order)
+    else:
+        if any(v is not None and str(v).strip() for v in (answers or {}).values()):
+            raise AnswerError(f"a {status} carries no answers")
+        rows = [label_store.AnswerRow(c.name, status) for c in task.criteria]
+    label_store.append_human_answer(db, task_id=task.task_id, item_id=item.item_id, rater=rater, rows=rows,
+                                    shown_order=item.shown_order, comment=(comment or "").strip() or None,
+                                    round=item.round, slots=slot_policy(task))
+
+
+def item_answers(db: Database, task: Task, rater: str, item_id: str, *, round: int = 1) -> dict:
+    """The rater's current answer to an item: {"status", "comment", "answers": {criterion: value},
+    "rationales": {criterion: text}} (values canonical: pairwise in the original numbering), or {}
+    when there is none."""
+    rows = label_store.item_answers(db, task.task_id, rater, item_id, round=round)
+    if rows.empty:
+        return {}
+    comment = rows["comment"].iloc[0]
+    return {"status": rows["status"].iloc[0], "comment": None if pd.isna(comment) else comment,
+            "answers": {r.criterion: r.value for r in rows.itertuples() if r.status == "label"},
+            "rationales": {r.criterion: r.rationale for r in rows.itertuples()
+                           if isinstance(r.rationale, str) and r.rationale}}
+
+
+def undo_last_answer(db: Database, task: Task, rater: str) -> str:
+    """Withdraw this expert's latest answer in the task (kept, superseded by an undo row); the
+    item is their next one. Returns its id; NothingToUndoError when there is none to undo."""
+    item_id, _round = label_store.undo_last_answer(db, task.task_id, rater)
+    return item_id

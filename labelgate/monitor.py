@@ -26,12 +26,13 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import pandas as pd
 
-from labelgate.gold import Gold, load_gold
+from labelgate import governance
+from labelgate.gold import Gold, resolve_gold
 from labelgate.labeling import strata_for
 from labelgate.store import Database
-from labelgate.store import gate as gate_store
 from labelgate.store import items as item_store
 from labelgate.store import monitor as store
+from labelgate.store.users import User
 from labelgate.tasks import Task
 from qc.bias import _wilson as wilson_bounds  # vectorized Wilson bounds, as qc.drift.anchor_drift uses
 from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
@@ -89,11 +90,19 @@ class Thresholds:
 
 
 def thresholds_for(db: Database, task: Task) -> Thresholds:
-    return Thresholds.from_dict(gate_store.current_thresholds(db, task.task_id))
+    saved = governance.load(db, task, "monitor_thresholds")
+    return Thresholds.from_dict(saved.value if saved else None)
 
 
-def save_thresholds(db: Database, task: Task, thresholds: Thresholds, *, user: str) -> None:
-    gate_store.save_thresholds(db, task.task_id, thresholds.to_dict(), created_by=user)
+def save_thresholds(db: Database, task: Task, thresholds: Thresholds, *, user: User,
+                    expected_version: int | None = None) -> int:
+    """A lead saves the task's thresholds against the version loaded (None: the one in force now);
+    see save_criteria in labelgate.gate for the errors."""
+    if expected_version is None:
+        saved = governance.load(db, task, "monitor_thresholds")
+        expected_version = saved.version if saved else 0
+    return governance.save(db, task, "monitor_thresholds", thresholds.to_dict(), default=Thresholds().to_dict(),
+                           user=user, expected_version=expected_version)
 
 
 def _bounds(task: Task):
@@ -114,7 +123,7 @@ def draw_anchor_set(db: Database, task: Task, *, size: int, seed: int = 0, strat
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size: the anchor set needs at least 1 item; got {size!r}")
-    gold = load_gold(db, task)
+    gold = resolve_gold(db, task)
     if gold.labels.empty:
         raise ValueError(f"task {task.name} has no gold items yet: anchors are drawn from gold, so experts "
                          "must label the calibration set first")
@@ -180,8 +189,8 @@ def monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | 
 def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds | None, only_latest: bool,
              diversity_batches: int, semantic: bool, gold: Gold | None) -> Monitor:
     thresholds = thresholds or thresholds_for(db, task)
-    kind, bounds = task.kind, _bounds(task)
-    long = store.batch_label_counts(db, task.task_id, labeler, kind=kind, bounds=bounds)
+    kind, bounds, crit = task.kind, _bounds(task), task.criterion_name
+    long = store.batch_label_counts(db, task.task_id, labeler, kind=kind, criterion=crit, bounds=bounds)
     info = _batch_info(long)
     anchors = anchor_set(db, task)
     if info.empty:
@@ -213,13 +222,14 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     counts = counts.reindex([b for b in order if b in counts.index])
 
     # anchors: every batch's agreement is needed for the first run (the baseline of the flip rate and gold drop)
-    gold_labels = (gold if gold is not None else load_gold(db, task)).labels
+    gold_labels = (gold if gold is not None else resolve_gold(db, task)).labels
     cols = ["anchor_n", "anchor_gold_agreement", "anchor_gold_low", "anchor_gold_high", "anchor_first_agreement",
             "flip_rate", "flip_low", "flip_high", "gold_drop", "first_anchor_batch"]
     out = out.assign(**{c: np.nan for c in cols})
     out["first_anchor_batch"] = None
     if anchors:
-        a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold_labels, kind=kind, bounds=bounds)
+        a = store.anchor_agreement(db, task.task_id, labeler, anchors, gold_labels, kind=kind, criterion=crit,
+                                   bounds=bounds)
         a = a.set_index("batch")
         with np.errstate(divide="ignore", invalid="ignore"):
             g_all = a["n_gold_same"] / a["n_gold"].where(a["n_gold"] > 0)
@@ -249,7 +259,7 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
 
     # cross-family disagreement (the item sample is set by the whole history's mean batch size)
     sample = cross_family_sample(info["n_labels"])
-    x = store.cross_family(db, task.task_id, labeler, kind=kind, bounds=bounds, only=only,
+    x = store.cross_family(db, task.task_id, labeler, kind=kind, criterion=crit, bounds=bounds, only=only,
                            item_sample=sample, since=since).set_index("batch")
     out["cross_family_sample"] = sample
     out["cross_family_pairs"] = x["n_pairs"].reindex(out.index)
@@ -258,14 +268,14 @@ def _monitor(db: Database, task: Task, labeler: str, *, thresholds: Thresholds |
     # confidence vs correctness on the gold slice
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
     per_batch, per_bin = store.calibration_counts(db, task.task_id, labeler, gold_labels, edges, kind=kind,
-                                                  bounds=bounds, only=only, since=since)
+                                                  criterion=crit, bounds=bounds, only=only, since=since)
     out = out.join(calibration_table(per_batch, per_bin))
 
     # diversity of the outputs, recent batches only
     out = out.assign(distinct_1=np.nan, distinct_2=np.nan, semantic_diversity=np.nan)
     recent = [b for b in history[-diversity_batches:] if b in out.index] if diversity_batches > 0 else []
     if recent:
-        texts = store.output_texts(db, task.task_id, labeler, recent, kind=kind,
+        texts = store.output_texts(db, task.task_id, labeler, recent, kind=kind, criterion=crit,
                                    text_columns=list(task.text_columns), per_batch=TEXTS_PER_BATCH, bounds=bounds,
                                    since=_since(out.loc[recent, "first_at"]))
         for b, grp in texts.dropna(subset=["text"]).groupby("batch"):

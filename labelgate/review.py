@@ -59,6 +59,16 @@ def item_labels(task: Task, gold: Gold, judgments: pd.DataFrame) -> dict:
     return {"shares": raters, "verdict": pd.DataFrame(verdicts)}
 
 
+def _pair_scores(task: Task, data: dict, a: str, b: str) -> pd.Series:
+    """Per item both raters labeled: the chance a judgment of `a` matches one of `b` (discrete), or
+    1/0 for means within the tolerance (numeric)."""
+    if task.is_numeric:
+        both = pd.concat([data[a], data[b]], axis=1, join="inner").dropna()
+        return (np.abs(both.iloc[:, 0] - both.iloc[:, 1]) <= tolerance(task) + 1e-9).astype(float)
+    shared = data[a].index.intersection(data[b].index)
+    return (data[a].loc[shared] * data[b].loc[shared]).sum(axis=1)
+
+
 def agreement_matrix(task: Task, per_item: dict) -> pd.DataFrame:
     """Agreement of every two raters over the items both labeled.
 
@@ -70,15 +80,31 @@ def agreement_matrix(task: Task, per_item: dict) -> pd.DataFrame:
     names = list(data)
     out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     for a, b in combinations(names, 2):
-        if task.is_numeric:
-            both = pd.concat([data[a], data[b]], axis=1, join="inner").dropna()
-            v = float((np.abs(both.iloc[:, 0] - both.iloc[:, 1]) <= tolerance(task) + 1e-9).mean()) if len(both) \
-                else np.nan
-        else:
-            shared = data[a].index.intersection(data[b].index)
-            v = float((data[a].loc[shared] * data[b].loc[shared]).sum(axis=1).mean()) if len(shared) else np.nan
-        out.loc[a, b] = out.loc[b, a] = v
+        scores = _pair_scores(task, data, a, b)
+        out.loc[a, b] = out.loc[b, a] = float(scores.mean()) if len(scores) else np.nan
     return out
+
+
+def agreement_pairs(task: Task, per_item: dict, order: list[str], *, n_resamples: int = 1000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Every two raters (in `order`): the items both labeled, their agreement and its 95% CI.
+
+    The CI is a percentile bootstrap over items. Each item counts once, whatever the number of
+    its judgments (presentation orders, samples).
+    """
+    from qc.uncertainty import bootstrap_ci
+
+    data = per_item.get("shares") or per_item["values"]
+    rows = []
+    for a, b in combinations([n for n in order if n in data], 2):
+        scores = _pair_scores(task, data, a, b).to_numpy(float)
+        if len(scores) == 0:
+            rows.append((a, b, 0, np.nan, np.nan, np.nan))
+            continue
+        # the mean of scores in [0, 1] is their mean absolute difference from 0: qc's vectorized MAE bootstrap
+        e = bootstrap_ci(np.zeros(len(scores)), scores, metric="mae", n_resamples=n_resamples, seed=seed)
+        rows.append((a, b, len(scores), e.estimate, e.ci_low, e.ci_high))
+    return pd.DataFrame(rows, columns=["rater", "other", "items", "agreement", "ci_low", "ci_high"])
 
 
 def order_by_family(names: list[str], families: dict[str, str]) -> list[str]:
@@ -152,13 +178,41 @@ def item_history(db: Database, task: Task, item_id: str) -> dict:
     items = item_store.get_items(db, task.task_id, [item_id])
     if items.empty:
         raise LookupError(f"no item {item_id!r} in task {task.name}")
-    humans = label_store.human_labels(db, task.task_id)
+    humans = label_store.human_labels(db, task.task_id, criterion=task.criterion_name)
     humans = humans[humans["item_id"] == item_id][["rater", "round", "status", "value", "shown_order", "comment",
-                                                   "created_at"]]
-    llm = gold_store.llm_judgments(db, task.task_id, item_ids=[item_id])
+                                                   "created_at", "rationale"]]
+    llm = gold_store.llm_judgments(db, task.task_id, item_ids=[item_id], criterion=task.criterion_name)
     return {"fields": items.iloc[0]["fields"], "meta": items.iloc[0]["meta"], "experts": humans.reset_index(drop=True),
-            "labelers": llm[["labeler", "version", "shown_order", "sample_index", "value", "confidence", "batch"]],
-            "adjudications": review_store.adjudication_history(db, task.task_id, item_id)}
+            "labelers": llm[["labeler", "version", "shown_order", "sample_index", "value", "confidence", "batch",
+                             "rationale"]],
+            "adjudications": review_store.adjudication_history(db, task.task_id, item_id,
+                                                               criterion=task.criterion_name)}
+
+
+def rationale_matches(db: Database, task: Task, query: str) -> pd.DataFrame:
+    """The labels on `task`'s criterion whose rationale holds every word of `query` (case-insensitive),
+    human answers first: item_id, by (rater or labeler), source (human | llm), value, rationale.
+    An empty query matches nothing."""
+    from labelgate.store import labels as label_store
+
+    columns = ["item_id", "by", "source", "value", "rationale"]
+    words = [w.casefold() for w in (query or "").split()]
+    if not words:
+        return pd.DataFrame(columns=columns)
+    humans = label_store.human_labels(db, task.task_id, criterion=task.criterion_name)
+    humans = humans[humans["status"] == "label"]
+    llm = gold_store.llm_judgments(db, task.task_id, criterion=task.criterion_name)
+    rows = pd.concat([
+        pd.DataFrame({"item_id": humans["item_id"], "by": humans["rater"], "source": "human",
+                      "value": humans["value"], "rationale": humans["rationale"]}),
+        pd.DataFrame({"item_id": llm["item_id"], "by": llm["labeler"], "source": "llm", "value": llm["value"],
+                      "rationale": llm["rationale"]})], ignore_index=True)
+    rows = rows[rows["rationale"].notna()]
+    text = rows["rationale"].astype(str).str.casefold()
+    hit = pd.Series(True, index=rows.index)
+    for w in words:
+        hit &= text.str.contains(w, regex=False)
+    return rows[hit].reset_index(drop=True).reindex(columns=columns)
 
 
 def adjudicate(db: Database, task: Task, item_id: str, value, *, decided_by: str, reason: str) -> None:
@@ -167,19 +221,59 @@ def adjudicate(db: Database, task: Task, item_id: str, value, *, decided_by: str
     if not reason:
         raise ValueError("say why: an adjudication needs a reason")
     text, num = task.normalize_value(value)
-    gold_store.append_adjudication(db, task.task_id, item_id, text, num, decided_by=decided_by, reason=reason)
+    gold_store.append_adjudication(db, task.task_id, item_id, text, num, decided_by=decided_by, reason=reason,
+                                    criterion=task.criterion_name)
 
 
 # ------------------------------------------------------------------------- human reliability
 def expert_reliability(task: Task, humans: pd.DataFrame, gold: Gold, *, n_resamples: int = 1000,
                        seed: int = 0) -> dict:
-    """Experts among themselves, against the consensus, and against their own earlier labels.
+    """The app's experts among themselves, against the consensus, and against their own earlier labels.
 
-    `humans`: every human answer (labelgate.store.labels.human_labels). Returns "alpha"
-    (Estimate or None), "kappa" (pairs with bootstrap CIs), "consensus" (each expert's agreement
-    with the gold of the items they labeled, Wilson CI) and "retest" (each expert's agreement of
-    round 2 with their own round 1, Wilson CI).
+    `humans`: every human answer (labelgate.store.labels.human_labels). Only answers given in the
+    app (source "app") are experts' answers: imported human labels (a benchmark's majority, an
+    earlier campaign) are measured apart, under "imported", and never counted as an expert.
+
+    Returns "n_raters" (app experts with a first-round label), "alpha" (Estimate or None, among
+    app experts), "kappa" (pairs of app experts with bootstrap CIs), "consensus" (each app
+    expert's agreement with the gold of the items they labeled, Wilson CI), "retest" (each app
+    expert's round 2 against their own round 1, Wilson CI), and "imported": the same "n_raters",
+    "kappa" and "consensus" for the imported raters alone.
     """
+    in_app = humans["source"] == "app"
+    app = _reliability(task, humans[in_app], gold, n_resamples=n_resamples, seed=seed)
+    imported = _reliability(task, humans[~in_app], gold, n_resamples=n_resamples, seed=seed)
+    names = {"expert a": "rater a", "expert b": "rater b", "expert": "rater"}
+    app["imported"] = {"n_raters": imported["n_raters"], "kappa": imported["kappa"].rename(columns=names),
+                       "consensus": imported["consensus"].rename(columns=names)}
+    return app
+
+
+def reliability_by_domain(task: Task, humans: pd.DataFrame, gold: Gold, domains: pd.Series, *,
+                          n_resamples: int = 1000, seed: int = 0) -> dict:
+    """`expert_reliability` within each domain (routing by expertise): the app experts' pairwise
+    agreement and each one's agreement with the consensus over the items of one domain.
+
+    `domains`: item_id -> domain (the task's domain column; trimmed and lower-cased here, as routing
+    compares them; items without one are left out). Returns "kappa" and "consensus": the tables of
+    `expert_reliability` with a leading "domain" column, a row per domain and pair (or expert).
+    """
+    dom = domains.astype("string").str.strip().str.lower().replace("", pd.NA).dropna()
+    app = humans[humans["source"] == "app"]
+    kappa, consensus = [], []
+    for name in sorted(dom.unique()):
+        ids = set(dom.index[dom == name])
+        rel = _reliability(task, app[app["item_id"].isin(ids)], gold, n_resamples=n_resamples, seed=seed)
+        kappa.append(rel["kappa"].assign(domain=name))
+        consensus.append(rel["consensus"].assign(domain=name))
+    cols_k = ["domain", "expert a", "expert b", "items", "metric", "estimate", "ci_low", "ci_high"]
+    cols_c = ["domain", "expert", "items", "agreement", "ci_low", "ci_high"]
+    frame = lambda parts, cols: (pd.concat(parts, ignore_index=True)[cols] if parts  # noqa: E731
+                                 else pd.DataFrame(columns=cols))
+    return {"kappa": frame(kappa, cols_k), "consensus": frame(consensus, cols_c)}
+
+
+def _reliability(task: Task, humans: pd.DataFrame, gold: Gold, *, n_resamples: int, seed: int) -> dict:
     labeled = humans[humans["status"] == "label"]
     first = labeled[labeled["round"] == 1]
     rel = human_reliability(task, first, n_resamples=n_resamples, seed=seed)

@@ -6,28 +6,40 @@ task), so a value typed for one task never carries over to another.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
 from labelgate import export as exporter
 from labelgate import gate
-from labelgate.importer import ImportFileError, ParsedFile, read_table, validate_items, validate_labels
-from labelgate.labeling import DEFAULT_CALIBRATION_SIZE, draw_calibration_set
+from labelgate.auth import can_edit_expertise, can_force_export
+from labelgate.importer import ImportFileError, read_columns, read_table, validate_items, validate_labels
+from labelgate.labeling import DEFAULT_CALIBRATION_SIZE, OVERLAP_MIN_ITEMS, draw_calibration_set
 from labelgate.monitor import anchor_set, draw_anchor_set
 from labelgate.store import items as item_store
 from labelgate.store.imports import import_items, import_labels
-from labelgate.store.labelers import current_versions
 from labelgate.store.labels import coverage
-from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task
+from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task, set_task_routing
+from labelgate.store.users import list_users, set_user_tags, user_tags
 from labelgate.tasks import KINDS, TaskSpecError, make_spec
-from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import forget_task_names, plain, show_message
+from labelgate.ui.session import action, get_db, require_page
+from labelgate.ui.uploads import current_upload, release_upload, upload_key, uploader_notes
+from labelgate.ui.widgets import (
+    criterion_picker,
+    download_button,
+    forget_task_names,
+    plain,
+    show_message,
+    task_labelers,
+)
 
 user = require_page("data")
 db = get_db()
+# The Data page's words for the import's invalid-value policies (labelgate.importer.INVALID_POLICIES)
+INVALID_CHOICES = {"store as invalid outputs": "store", "refuse the file": "refuse",
+                   "clip numbers to the range": "clip"}
 S = st.session_state
 log = logging.getLogger(__name__)
 
@@ -55,30 +67,13 @@ def meta_columns(task_id: int) -> list[str]:
     return [c for c in item_store.item_meta_frame(db, task_id).columns if c != "item_id"]
 
 
-@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
-def labeler_names(task_id: int) -> list[str]:
-    return list(current_versions(db, task_id)["name"])
+# shown under the routing and the tags buttons, where the user looks, not at the top of the page
+ROUTING_MESSAGE, TAGS_MESSAGE = "data_route_message", "data_tags_message"
 
 
-@st.cache_data(ttl=600, max_entries=2, show_spinner="Reading the file…")
-def parse_upload(file_name: str, sha256: str, _data: bytes) -> tuple[ParsedFile | None, str | None]:
-    """The uploaded file parsed once per content (sha256), not on every rerun: (parsed, error)."""
-    try:
-        return read_table(file_name, data=_data), None
-    except ImportFileError as exc:
-        return None, str(exc)
-
-
-def uploaded_file() -> tuple[ParsedFile | None, str | None] | None:
-    upload = S.get("data_upload")
-    if upload is None:
-        return None
-    data = upload.getvalue()
-    return parse_upload(upload.name, hashlib.sha256(data).hexdigest(), data)
-
-
-def flash(kind: str, text: str) -> None:
-    S["data_message"] = (kind, text)
+def flash(kind: str, text: str, where: str = "data_message") -> None:
+    """A message for the page's top, or (`where`) for the spot under the button that asked for it."""
+    S[where] = (kind, text)
 
 
 def refresh() -> None:
@@ -104,6 +99,7 @@ def approval_sentence(status: gate.GateStatus, labeler: str) -> str:
 
 # --- callbacks (writes; they read the widgets from session state at click time) ------------------
 
+@action("data")
 def on_create_task() -> None:
     kind = S["data_new_kind"]
     try:
@@ -128,6 +124,7 @@ def on_create_task() -> None:
     refresh()
 
 
+@action("data")
 def on_save_rubric() -> None:
     task_name = S["data_rubric_task"]
     revise_task(db, task_name, rubric=S[f"data_rubric_{task_name}"], created_by=user.name)
@@ -135,44 +132,52 @@ def on_save_rubric() -> None:
     refresh()
 
 
+@action("data")
 def on_import() -> None:
     task_name, what = S["data_import_task"], S["data_import_what"]
-    got = uploaded_file()
-    if got is None:
+    upload = current_upload("data_upload")
+    if upload is None:
         flash("error", "Choose a file first.")
         return
-    parsed, error = got
+    file_name = upload.name
     try:
-        if parsed is None:
-            raise ImportFileError(error)
+        # the whole file is read here, once; getvalue() hands over Streamlit's bytes without a copy
+        parsed = read_table(file_name, data=upload.getvalue())
         task = get_task(db, task_name)
         if what == "items":
             chosen = S.get("data_text_columns") or None
             items, text_columns = validate_items(parsed, task, id_column=S.get("data_id_column") or "item_id",
                                                  text_columns=chosen)
+            # valid: from here on only the items are needed, so the upload and the parsed file are let go
+            # of before the database takes its copy (an 80 MB file otherwise stays in memory three times)
+            del upload
+            release_upload("data_upload")
+            parsed = replace(parsed, frame=parsed.frame.iloc[:0])
             result = import_items(db, task, parsed, items, text_columns, created_by=user.name)
         else:
             known = set(item_store.get_items(db, task.task_id)["item_id"])
             source = S["data_source"]
+            policy = INVALID_CHOICES.get(S.get("data_invalid"), "store") if source == "llm" else "store"
             labels = validate_labels(parsed, task, source=source, known_items=known,
-                                     batch=S.get("data_batch") or None)
+                                     batch=S.get("data_batch") or None, invalid=policy)
             result = import_labels(db, task, parsed, labels, source=source, family=S.get("data_family") or None,
                                    created_by=user.name)
     except ImportFileError as exc:
         flash("error", f"Nothing was imported: {exc}")
         return
     except Exception as exc:  # noqa: BLE001 - an import is one transaction: whatever failed, nothing is stored
-        log.exception("import of %s into %s failed", parsed.file_name, task_name)
+        log.exception("import of %s into %s failed", file_name, task_name)
         flash("error", f"Nothing was imported: {exc}")
         return
-    if result.n_added == 0:
-        flash("info", f"{parsed.file_name}: all {result.n_rows} rows were already imported; nothing added.")
-    else:
-        skipped = f" ({result.n_skipped} were already present)" if result.n_skipped else ""
-        flash("success", f"{parsed.file_name}: imported {result.n_added} {what}{skipped}.")
+    if current_upload("data_upload") is not None:
+        release_upload("data_upload")  # imported: no copy of the file stays in the server's memory
+    nothing = result.n_added == 0 and result.n_invalid == 0
+    kind = "info" if nothing else ("warning" if result.n_invalid else "success")
+    flash(kind, result.describe(what if what == "items" else f"{S['data_source']} labels", parsed.file_name) + ".")
     refresh()
 
 
+@action("data")
 def on_draw() -> None:
     task_name = S["data_cal_task"]
     task = get_task(db, task_name)
@@ -180,7 +185,8 @@ def on_draw() -> None:
         chosen = draw_calibration_set(db, task, size=int(S[f"data_cal_size_{task_name}"]),
                                       stratify_by=S.get(f"data_cal_strata_{task_name}") or None,
                                       seed=int(S[f"data_cal_seed_{task_name}"]),
-                                      experts_per_item=int(S[f"data_cal_experts_{task_name}"]), created_by=user.name)
+                                      experts_per_item=int(S[f"data_cal_experts_{task_name}"]),
+                                      overlap_share=S[f"data_cal_overlap_{task_name}"] / 100, created_by=user.name)
     except ValueError as exc:
         flash("error", str(exc))
         return
@@ -188,6 +194,38 @@ def on_draw() -> None:
     refresh()
 
 
+@action("data")
+def on_save_routing() -> None:
+    task_name = S["data_cal_task"]
+    try:
+        task = set_task_routing(db, task_name, domain_column=S.get(f"data_route_column_{task_name}") or None,
+                                others_may_label=bool(S[f"data_route_others_{task_name}"]), created_by=user.name)
+    except ValueError as exc:
+        flash("error", str(exc), ROUTING_MESSAGE)
+        return
+    if task.domain_column is None:
+        flash("success", f"{task_name}: routing by expertise is off; every expert is served alike.", ROUTING_MESSAGE)
+    else:
+        flash("success", f"{task_name}: items go first to experts tagged with their {task.domain_column}"
+                         + ("; others may label when no matching expert is free." if task.others_may_label
+                            else "; only matching experts label them."), ROUTING_MESSAGE)
+    refresh()
+
+
+@action("data")
+def on_save_tags() -> None:
+    name = S["data_tags_user"]
+    try:
+        changed = set_user_tags(db, name, S[f"data_tags_{name}"], changed_by=user.name)
+    except (ValueError, LookupError) as exc:
+        flash("error", str(exc), TAGS_MESSAGE)
+        return
+    tags = ", ".join(user_tags(db).get(name, [])) or "none"
+    flash("success" if changed else "info", f"{name}'s expertise tags {'are now' if changed else 'already are'}: "
+                                            f"{tags}.", TAGS_MESSAGE)
+
+
+@action("data")
 def on_draw_anchors() -> None:
     task_name = S["data_cal_task"]
     task = get_task(db, task_name)
@@ -214,12 +252,17 @@ def export_options(task_name: str) -> dict:
     min_conf = S.get(f"data_exp_minconf_{task_name}") if S.get(f"data_exp_minconf_on_{task_name}") else None
     return {"task": task_name, "labeler": labeler, "format": S.get(f"data_exp_format_{task_name}") or "JSONL",
             "human_share": int(S.get(f"data_exp_share_{task_name}", 10)) / 100,
+            "force_reason": S.get(f"data_exp_force_reason_{task_name}_{labeler}", ""),
             "subsample": bool(S.get(f"data_exp_subsample_{task_name}")),
+            "human_weight": bool(S.get(f"data_exp_weight_{task_name}")),
             "drop_family_disagreement": bool(S.get(f"data_exp_family_{task_name}")),
             "min_confidence": None if min_conf is None else float(min_conf),
+            "soft_labels": bool(S.get(f"data_exp_soft_{task_name}")),
+            "criterion": S.get(f"data_exp_criterion_{task_name}"),  # None: a one-question task
             "force": bool(S.get(f"data_exp_force_{task_name}_{labeler}"))}
 
 
+@action("data")
 def on_export() -> None:
     S.pop("data_export", None)
     opts = export_options(S["data_exp_task"])
@@ -227,18 +270,21 @@ def on_export() -> None:
     status = gate.status(db, task, labeler)
     if not status.fresh_approval and not opts["force"]:
         S["data_export_message"] = (
-            "error", f"Export refused: {plain(approval_sentence(status, labeler))} "
+            "error", f"Export refused: {approval_sentence(status, labeler)} "
                      "A lead can approve it on the Gate page; "
-                     "or tick “Export without a fresh approval” — a forced export is recorded in the audit log.")
+                     "or a lead may force it, with a reason — a forced export is recorded in the audit log.")
         return
     fmt, suffix, mime = EXPORT_FORMATS[opts["format"]]
     try:
         table, report = exporter.prepare(
             db, task, labeler, human_share=opts["human_share"], subsample=opts["subsample"],
+            human_weight=opts["human_weight"],
             drop_family_disagreement=opts["drop_family_disagreement"], min_confidence=opts["min_confidence"],
-            force=opts["force"])
+            force=opts["force"], user=user, force_reason=opts["force_reason"], soft_labels=opts["soft_labels"],
+            criterion=opts["criterion"])
         data = exporter.serialize(table, fmt)
-        file_name = f"{task.name}-{labeler}-{report.labeler_version}{suffix}"
+        on = f"-{opts['criterion']}" if opts["criterion"] else ""
+        file_name = f"{task.name}{on}-{labeler}-{report.labeler_version}{suffix}"
         report.path, report.format = file_name, fmt
         event_id = exporter.record(db, task, report, user)
     except exporter.ExportRefused as exc:
@@ -302,14 +348,13 @@ with import_tab:
         st.selectbox("Task", overview["task"], key="data_import_task")
         what = st.radio("What", ["items", "labels"], horizontal=True, key="data_import_what")
         st.file_uploader("CSV, JSONL or Parquet file", type=["csv", "jsonl", "ndjson", "json", "parquet"],
-                         key="data_upload")
-        got = uploaded_file()
-        if got is not None and got[1]:
-            st.error(got[1])
+                         key=upload_key("data_upload"))
+        uploader_notes()
+        upload = current_upload("data_upload")
         if what == "items":
             st.caption("An id column (default item_id); the other columns become text shown to people "
                        "and models, or metadata kept for slicing.")
-            columns = list(got[0].frame.columns) if got is not None and got[0] is not None else []
+            columns = read_columns(upload.name, upload.getvalue()) if upload is not None else []
             c1, c2 = st.columns(2)
             c1.text_input("Id column", value="item_id", key="data_id_column")
             c2.multiselect("Text columns (empty: the free-text columns)", columns, key="data_text_columns")
@@ -320,7 +365,11 @@ with import_tab:
             c1.radio("Source", ["human", "llm"], horizontal=True, key="data_source")
             c2.text_input("Model family of new LLM raters", key="data_family", placeholder="from the name")
             c3.text_input("Batch (rows without one)", key="data_batch", placeholder="default")
-        st.button("Import", type="primary", on_click=on_import, disabled=got is None)
+            if S.get("data_source") == "llm":
+                st.radio("LLM values outside the task's labels or range", list(INVALID_CHOICES), horizontal=True,
+                         key="data_invalid", help="A judge's out-of-scale answer is its error, not the file's: "
+                         "stored apart, it counts in the labeler's invalid rate and stays out of metrics and exports.")
+        st.button("Import", type="primary", on_click=on_import, disabled=upload is None)
 
 with calibration_tab:
     if overview.empty:
@@ -334,15 +383,42 @@ with calibration_tab:
         st.subheader("Calibration set")
         st.metric("Current calibration set", f"{row['calibration set']} items",
                   help="Experts label these, blind; the gold is built from their labels.")
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4, c5 = st.columns(5)
         c1.number_input("Size", min_value=1, value=DEFAULT_CALIBRATION_SIZE, step=50, key=f"data_cal_size_{task_name}")
         c2.selectbox("Stratify by", strata_options, key=f"data_cal_strata_{task_name}",
                      format_func=lambda c: c or "(no stratification)")
         c3.number_input("Seed", min_value=0, value=0, key=f"data_cal_seed_{task_name}")
         c4.number_input("Experts per item", min_value=1, max_value=10, value=task.experts_per_item,
                         key=f"data_cal_experts_{task_name}")
+        c5.number_input("Shared by every expert (%)", min_value=0, max_value=100, step=5,
+                        value=round(task.overlap_share * 100), key=f"data_cal_overlap_{task_name}",
+                        help=f"Every expert labels this share of the set first (at least {OVERLAP_MIN_ITEMS} "
+                             "items), so their agreement is measurable early; the rest goes to experts per item.")
         st.caption("Redrawing keeps every label already given; the queue follows the new set.")
         st.button("Draw calibration set", type="primary", on_click=on_draw, key="data_cal_draw")
+
+        st.subheader("Routing by expertise")
+        c1, c2 = st.columns(2)
+        c1.selectbox("Domain column", strata_options, key=f"data_route_column_{task_name}",
+                     index=strata_options.index(task.domain_column) if task.domain_column in strata_options else 0,
+                     format_func=lambda c: c or "(no routing)",
+                     help="The item metadata column holding each item's domain. An item goes first to experts "
+                          "whose expertise tags (Users page) include its domain.")
+        c2.checkbox("Others may label when no matching expert is free", value=task.others_may_label,
+                    key=f"data_route_others_{task_name}",
+                    help="Off: an item of a domain is only ever shown to experts tagged with it.")
+        st.button("Save routing", on_click=on_save_routing, key="data_route_save")
+        show_message(ROUTING_MESSAGE)
+        if can_edit_expertise(user.role):
+            experts = [u.name for u in list_users(db) if u.active and u.role == "expert"]
+            if experts:
+                c1, c2 = st.columns(2)
+                who = c1.selectbox("Expert", experts, key="data_tags_user")
+                if f"data_tags_{who}" not in S:
+                    S[f"data_tags_{who}"] = ", ".join(user_tags(db).get(who, []))
+                c2.text_input("Expertise tags (comma-separated)", key=f"data_tags_{who}")
+                st.button("Save tags", on_click=on_save_tags, key="data_tags_save")
+                show_message(TAGS_MESSAGE)
 
         st.subheader("Anchor set")
         n_anchors = int(row["anchor set"])
@@ -368,20 +444,34 @@ with export_tab:
         c1, c2 = st.columns(2)
         task_name = c1.selectbox("Task", overview["task"], key="data_exp_task")
         task = get_task(db, task_name)
-        names = labeler_names(task.task_id)
+        names = list(task_labelers(task.task_id)["name"])
         if not names:
-            st.info(f"{task_name} has no labelers yet: define one on the Labelers page or import LLM labels.")
+            st.info(f"{plain(task_name)} has no labelers yet: define one on the Labelers page or import LLM labels.")
         else:
             labeler = c2.selectbox("Labeler", names, key=f"data_exp_labeler_{task_name}")
+            criterion_picker(f"data_exp_criterion_{task_name}", task, where=c1, allow_all=False)
             c1, c2 = st.columns(2)
             c1.radio("Format", list(EXPORT_FORMATS), horizontal=True, key=f"data_exp_format_{task_name}")
-            c2.slider("Human gold rows: at least", min_value=10, max_value=20, value=10, format="%d%%",
-                      key=f"data_exp_share_{task_name}",
-                      help="Human labels never fall below this share of the rows.")
+            floor = round(exporter.task_human_share(db, task) * 100)
+            if S.get(f"data_exp_share_{task_name}", floor) < floor:
+                S[f"data_exp_share_{task_name}"] = floor  # a lead raised the task's share since
+            if floor < 20:
+                c2.slider("Human gold rows: at least", min_value=floor, max_value=20, value=floor, format="%d%%",
+                          key=f"data_exp_share_{task_name}",
+                          help=f"Human labels never fall below this share of the rows; {plain(task_name)} keeps at "
+                               f"least {floor}% (a lead sets it on the Gate page).")
+            else:
+                S[f"data_exp_share_{task_name}"] = 20
+                c2.caption(f"Human gold rows: at least 20% ({plain(task_name)}'s setting, the most allowed).")
             st.checkbox("Subsample to fit: when there are too few human rows, export a random subset of the LLM "
                         "rows that keeps the human share", key=f"data_exp_subsample_{task_name}")
+            st.checkbox("Weigh instead: export every LLM row, with a weight column that gives the human rows the "
+                        "human share of the total weight", key=f"data_exp_weight_{task_name}")
             st.checkbox("Drop items where labelers of different model families disagree",
                         key=f"data_exp_family_{task_name}")
+            st.checkbox("Soft labels: add each item's human label distribution (counts per option, or mean and "
+                        "standard deviation, with the number of raters) beside the hard gold",
+                        key=f"data_exp_soft_{task_name}")
             c1, c2 = st.columns([2, 1])
             on = c1.checkbox("Drop LLM rows with a confidence below (or no confidence)",
                              key=f"data_exp_minconf_on_{task_name}")
@@ -394,12 +484,16 @@ with export_tab:
                 else:
                     st.warning(f"Not exportable as it stands: {plain(approval_sentence(status, labeler))}",
                                icon=":material/gpp_maybe:")
-                    st.checkbox("Export without a fresh approval (forced: recorded in the audit log with your name)",
-                                key=f"data_exp_force_{task_name}_{labeler}")
+                    if can_force_export(user.role):
+                        if st.checkbox("Export without a fresh approval (forced: recorded in the audit log with "
+                                       "your name and reason)", key=f"data_exp_force_{task_name}_{labeler}"):
+                            st.text_input("Reason (required)", key=f"data_exp_force_reason_{task_name}_{labeler}",
+                                          placeholder="Why these labels may train without a fresh approval")
+                    else:
+                        st.caption(f"Only a lead can force an export without a fresh approval; you are signed in "
+                                   f"as {user.role}.")
             st.button("Export", type="primary", on_click=on_export, key="data_exp_go", icon=":material/output:")
-            msg = S.pop("data_export_message", None)
-            if msg:
-                getattr(st, msg[0])(msg[1])
+            show_message("data_export_message")
             done = S.get("data_export")
             if done is not None and done["options"] != export_options(task_name):
                 S.pop("data_export")  # an option changed: that file is not what the page now shows
@@ -410,20 +504,25 @@ with export_tab:
                 m1.metric("Human gold rows", r.n_human)
                 m2.metric("LLM rows", r.n_llm)
                 m3.metric("Human share", f"{r.n_human / r.n_rows:.0%}" if r.n_rows else "–")
+                if r.human_weight is not None:
+                    weight_share = r.n_human * r.human_weight / (r.n_human * r.human_weight + r.n_llm)
+                    m3.caption(f"of the rows; {weight_share:.0%} of the weight (human rows weigh "
+                               f"{r.human_weight:.3g} each)")
                 m4.metric(f"LLM rows that fit {r.human_share:.0%} human", r.n_llm_fit)
                 steps = [(f"{r.labeler} labels on items without gold", r.n_llm_available)]
                 steps += [(f"removed: {name}", -n) for name, n in r.removed.items()]
                 steps += [(f"most that fit a {r.human_share:.0%} human share", r.n_llm_fit),
-                          ("exported" + (" (random subsample)" if r.subsampled else ""), r.n_llm)]
+                          ("exported" + (" (random subsample)" if r.subsampled else "")
+                           + (" (all, weighted)" if r.human_weight is not None else ""), r.n_llm)]
                 st.dataframe(pd.DataFrame(steps, columns=["LLM rows", "count"]), hide_index=True)
                 if r.n_llm_available == 0:
-                    st.info(f"{r.labeler} has labels only on gold items so far: the file holds the human gold. "
+                    st.info(f"{plain(r.labeler)} has labels only on gold items so far: the file holds the human gold. "
                             "Run it on a batch (Labelers page) to export its labels.")
                 if r.correction:
-                    st.caption(f"Correction {r.correction}: {r.correction_note or 'applied'}.")
+                    st.caption(plain(f"Correction {r.correction}: {r.correction_note or 'applied'}."))
                 if r.forced:
-                    st.warning(f"Forced export without a fresh approval ({r.approval}); recorded in the audit log "
-                               f"as row {done['event_id']} with your name.", icon=":material/warning:")
-                st.download_button(f"Download {done['file_name']}", done["data"], file_name=done["file_name"],
-                                   mime=done["mime"], on_click="ignore", type="primary",
-                                   key=f"data_exp_download_{done['event_id']}", icon=":material/download:")
+                    st.warning(plain(f"Forced export without a fresh approval ({r.approval}); recorded in the audit "
+                                     f"log as row {done['event_id']} with your name."), icon=":material/warning:")
+                download_button(f"Download {plain(done['file_name'])}", done["data"], file_name=done["file_name"],
+                                mime=done["mime"], on_click="ignore", type="primary",
+                                key=f"data_exp_download_{done['event_id']}", icon=":material/download:")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from labelgate.labelers import PROVIDERS, LabelerConfig, default_family
+from labelgate.llm.preflight import CostEstimate, estimate_run_cost, test_connection
 from labelgate.llm.prompts import PromptTemplateError, check_template, default_template, render, shown_orders
 from labelgate.llm.runner import RunOptions, plan_items, plan_retry, plan_run
 from labelgate.llm.secrets import MissingApiKeyError, key_env_name
@@ -15,8 +16,8 @@ from labelgate.store.items import current_set, get_items
 from labelgate.store.labelers import current_labelers, labeler_history, save_labeler
 from labelgate.store.tasks import get_task
 from labelgate.tasks import Task
-from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import task_picker
+from labelgate.ui.session import action, get_db, require_page
+from labelgate.ui.widgets import plain, task_picker
 
 user = require_page("labelers")
 db = get_db()
@@ -32,7 +33,7 @@ def flash(kind: str, text: str, where: str = "define") -> None:
 def show_flash(where: str) -> None:
     if S.get("labelers_message", (None,))[0] == where:
         _, kind, text = S.pop("labelers_message")
-        getattr(st, kind)(text)
+        getattr(st, kind)(plain(text))
 
 
 def form_config(task: Task) -> LabelerConfig:
@@ -65,6 +66,7 @@ def on_pick(task_name: str) -> None:
     load_into_form(get_task(db, task_name), None if pick == "(new labeler)" else pick)
 
 
+@action("labelers")
 def on_save(task_name: str) -> None:
     task = get_task(db, task_name)
     try:
@@ -87,12 +89,35 @@ def on_save(task_name: str) -> None:
     S["labelers_pick"] = config.name
 
 
+def on_test_connection(task_name: str) -> None:
+    """One call with the form's labeler (saved or not) on the first preview item."""
+    task = get_task(db, task_name)
+    try:
+        config = form_config(task)
+    except ValueError as exc:
+        flash("error", f"Not sent: {exc}", "test")
+        return
+    ids = S.get("labelers_preview_ids") or []
+    if not ids:
+        flash("error", "Not sent: the task has no items to put in the prompt yet.", "test")
+        return
+    fields = get_items(db, task.task_id, ids[:1]).iloc[0]["fields"]
+    check = test_connection(config, task, fields, timeout=float(S.get("labelers_timeout", 20)))
+    flash("success" if check.ok else "error", check.message, "test")
+
+
+@st.cache_data(ttl=30, max_entries=16, show_spinner="Estimating the cost…")
+def run_cost(task_name: str, name: str, version: str, items: str) -> CostEstimate:
+    return estimate_run_cost(plan_run(db, get_task(db, task_name), name, items))
+
+
 def run_options() -> RunOptions:
     """The Run tab's settings (defaults before the tab was ever shown)."""
     return RunOptions(concurrency=int(S.get("labelers_concurrency", 8)), rpm=S.get("labelers_rpm") or None,
                       timeout=float(S.get("labelers_timeout", 60)))
 
 
+@action("labelers")
 def on_start(task_name: str, items: str) -> None:
     """Start a run; the labeler and item set are read from the widgets at click time."""
     task = get_task(db, task_name)
@@ -113,12 +138,14 @@ def on_start(task_name: str, items: str) -> None:
           "preview" if items == "preview" else "run")
 
 
+@action("labelers")
 def on_cancel(run_id: int) -> None:
     handle = get_handle(run_id)
     if handle is not None:
         handle.cancel()
 
 
+@action("labelers")
 def on_retry(run_id: int) -> None:
     try:
         handle = start_run(db, plan_retry(db, run_id), run_options(),
@@ -159,9 +186,9 @@ def run_monitor(run_id: int) -> None:
                      f"{run['n_items']} items; {run['n_requests']} requests, {run['n_cached']} cached, "
                      f"${run['cost_usd']:.4f}")
     if handle is not None and handle.error:
-        st.error(handle.error)
+        st.error(plain(handle.error))
     elif run.get("message"):
-        st.warning(run["message"])
+        st.warning(plain(run["message"]))
     failures = run_store.run_failures(db, run_id)
     if not failures.empty:
         st.markdown(f"**{len(failures)} failed calls**")
@@ -221,8 +248,12 @@ with define_tab:
     st.text_area("Prompt template", key="labelers_prompt", height=220,
                  help="Placeholders: the item's fields by name, {item} (all shown fields), {rubric}, {labels}, "
                       "{options}, {task}; pairwise also {first}, {second}. {{ and }} for literal braces.")
-    st.button("Save labeler", type="primary", on_click=on_save, args=(task_name,))
+    b1, b2, _ = st.columns([1, 1, 3])
+    b1.button("Save labeler", type="primary", on_click=on_save, args=(task_name,))
+    b2.button("Test connection", on_click=on_test_connection, args=(task_name,), icon=":material/cable:",
+              help="Sends one request — the first item's prompt — with the settings in the form, saved or not")
     show_flash("define")
+    show_flash("test")
 
     st.subheader("Preview on three items")
     pool = current_set(db, task.task_id, "calibration") or list(get_items(db, task.task_id, limit=3)["item_id"])
@@ -232,12 +263,12 @@ with define_tab:
             draft = form_config(task)
             preview_items = get_items(db, task.task_id, pool[:3])
             for row in preview_items.itertuples():
-                with st.expander(f"Prompt for item {row.item_id}"):
+                with st.expander(f"Prompt for item {plain(row.item_id)}"):
                     for order in shown_orders(task, draft):
                         st.caption(f"shown order {order}" if order else "prompt")
                         st.text(render(draft.prompt_template, task, row.fields, shown_order=order), width="stretch")
         except (ValueError, PromptTemplateError) as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         saved = {c.name: c.version for c in labelers}
         name = (S.get("labelers_name") or "").strip()
         try:
@@ -275,8 +306,14 @@ with run_tab:
                             help="A request without an answer by then is retried, with backoff, up to 5 times")
             config = next(c for c in labelers if c.name == name)
             key_env = key_env_name(config)
-            st.caption(f"Uses version {config.version}; "
-                       + (f"the API key is read from ${key_env}." if key_env else "no API key is sent."))
+            st.caption(plain(f"Uses version {config.version}; "
+                             + (f"the API key is read from ${key_env}." if key_env else "no API key is sent.")))
+            try:
+                cost = run_cost(task_name, name, config.version, items)
+            except (ValueError, LookupError, PromptTemplateError) as exc:
+                st.warning(plain(f"No cost estimate: {exc}"))
+            else:
+                st.info(f"**Estimated cost of this run:** {cost.describe()}", icon=":material/payments:")
             st.button("Start run", type="primary", on_click=on_start, args=(task_name, "run"))
         show_flash("run")
         if S.get("labelers_run_id"):

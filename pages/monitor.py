@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from labelgate import governance, targeted
 from labelgate import monitor as mon
-from labelgate.auth import can_decide_gate
-from labelgate.store.labelers import current_versions
+from labelgate.auth import can_change_settings
 from labelgate.store.tasks import get_task
+from labelgate.ui import format as fmt
 from labelgate.ui.monitor_charts import distribution_figure, lines_figure
-from labelgate.ui.session import get_db, require_page
-from labelgate.ui.widgets import show_message, task_picker
+from labelgate.ui.session import action, current_user, get_db, require_page
+from labelgate.ui.widgets import criterion_picker, plain, show_message, task_labelers, task_picker
 
 user = require_page("monitor")
 db = get_db()
 S = st.session_state
 
 
-@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
-def labeler_names(task_id: int) -> list[str]:
-    return list(current_versions(db, task_id)["name"])
-
-
 @st.cache_data(ttl=60, max_entries=8, show_spinner="Computing the batch metrics…")
-def monitor_data(task_name: str, labeler: str, revision: int) -> mon.Monitor:
-    return mon.monitor(db, get_task(db, task_name), labeler)
+def monitor_data(task_name: str, criterion: str | None, labeler: str, revision: int) -> mon.Monitor:
+    """The labeler's batches on the task, or on one of its criteria."""
+    task = get_task(db, task_name)
+    return mon.monitor(db, task.criterion(criterion) if criterion else task, labeler)
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner=False)
@@ -32,23 +31,40 @@ def thresholds(task_name: str) -> mon.Thresholds:
     return mon.thresholds_for(db, get_task(db, task_name))
 
 
+def saved_version(task_name: str) -> int:
+    saved = governance.load(db, get_task(db, task_name), "monitor_thresholds")
+    return saved.version if saved else 0
+
+
+def load_thresholds(task_name: str) -> None:
+    """Put the thresholds in force into the form and remember which version they are."""
+    thr = mon.thresholds_for(db, get_task(db, task_name))
+    for f in mon.Thresholds.LABELS:
+        value = getattr(thr, f)
+        S[f"monitor_on_{task_name}_{f}"] = value is not None
+        S[f"monitor_thr_{task_name}_{f}"] = float(value if value is not None else getattr(mon.Thresholds(), f) or 0.5)
+    S[f"monitor_loaded_{task_name}"] = saved_version(task_name)
+
+
+@action("monitor")
 def on_save_thresholds(task_name: str) -> None:
-    if not can_decide_gate(user.role):  # loosening a threshold can unblock a batch: the lead's call
-        S["monitor_message"] = ("error", "Only a lead can change the thresholds that block batches.")
-        return
     values = {}
     for f in mon.Thresholds.LABELS:
         values[f] = float(S[f"monitor_thr_{task_name}_{f}"]) if S.get(f"monitor_on_{task_name}_{f}") else None
-    try:
-        mon.save_thresholds(db, get_task(db, task_name), mon.Thresholds.from_dict(values), user=user.name)
-    except ValueError as exc:
-        S["monitor_message"] = ("error", str(exc))
+    try:  # loosening a threshold can unblock a batch: the service lets only a lead save
+        v = mon.save_thresholds(db, get_task(db, task_name), mon.Thresholds.from_dict(values),
+                                user=current_user(), expected_version=S[f"monitor_loaded_{task_name}"])
+    except (ValueError, PermissionError) as exc:
+        S["monitor_thr_message"] = ("error", str(exc))
         return
-    S["monitor_message"] = ("success", f"Saved the monitor thresholds of {task_name}.")
+    S[f"monitor_loaded_{task_name}"] = v
+    S["monitor_thr_message"] = ("success", f"Saved the monitor thresholds of {task_name} (version {v}); the change "
+                                           "is in the Gate page's change log.")
     thresholds.clear()
     monitor_data.clear()
 
 
+@action("monitor")
 def on_draw_anchors(task_name: str) -> None:
     try:
         chosen = mon.draw_anchor_set(db, get_task(db, task_name), size=int(S["monitor_anchor_size"]),
@@ -60,50 +76,90 @@ def on_draw_anchors(task_name: str) -> None:
     monitor_data.clear()
 
 
+def render_all_criteria(task_name: str, task, labeler: str) -> None:
+    """The labeler's latest batch on every criterion in one table, and how many of its batches are blocked."""
+    rows = []
+    for name in task.criterion_names:
+        m = monitor_data(task_name, name, labeler, task.revision)
+        if m.batches.empty:
+            rows.append({"criterion": name, "batches": "0"})
+            continue
+        latest = m.latest
+        rows.append({"criterion": name, "batches": fmt.count(len(m.batches)),
+                     "blocked batches": fmt.count(len(m.blocked)), "latest batch": str(latest["batch"]),
+                     "labels": fmt.count(latest["n_labels"]), "label entropy": fmt.number(latest["entropy"]),
+                     "top label (share)": f"{latest['top_label']} ({fmt.number(latest['top_share'])})",
+                     "anchor agreement with gold": fmt.number(latest["anchor_gold_agreement"]),
+                     "anchor flip rate": fmt.number(latest["flip_rate"]),
+                     "cross-family disagreement": fmt.number(latest["cross_family_disagreement"]),
+                     "ECE": fmt.number(latest["ece"]),
+                     "latest batch blocked": "; ".join(latest["breaches"]) if latest["blocked"] else "no"})
+    st.markdown(f"**{plain(labeler)}: the latest batch on every criterion**")
+    st.caption("Pick a criterion above for its charts, its batches and the thresholds. A dash: not measurable "
+               "(no anchor set, a single family, or no confidence on gold items).")
+    fmt.text_table(pd.DataFrame(rows).fillna("–"))
+
+
 st.title("Monitor")
 show_message("monitor_message")
 
 c1, c2 = st.columns(2)
 task_name = task_picker("monitor_task", where=c1)
 task = get_task(db, task_name)
-labelers = labeler_names(task.task_id)
+labelers = list(task_labelers(task.task_id)["name"])
 if not labelers:
     st.info("This task has no labelers yet.")
     st.stop()
 labeler = c2.selectbox("Labeler", labelers, key="monitor_labeler")
+criterion = criterion_picker(f"monitor_criterion_{task_name}", task, where=c1)
+if task.is_multi and criterion is None:
+    render_all_criteria(task_name, task, labeler)
+    st.stop()
 thr = thresholds(task_name)
 
-with st.expander("Thresholds of this task (a breach blocks the batch)"):
+lead = can_change_settings(user.role)
+if not lead or f"monitor_loaded_{task_name}" not in S:
+    load_thresholds(task_name)  # an engineer always sees what is in force; a lead keeps their edits
+changed = governance.marks(db, task, "monitor_thresholds", default=mon.Thresholds().to_dict())
+with st.expander("Thresholds of this task (a breach blocks the batch)"
+                 + (f" · {len(changed)} changed from the defaults" if changed else "")):
     cols = st.columns(3)
     for i, (f, label) in enumerate(mon.Thresholds.LABELS.items()):
-        value = getattr(thr, f)
         with cols[i % 3]:
-            on = st.checkbox(label, value=value is not None, key=f"monitor_on_{task_name}_{f}")
+            on = st.checkbox(label, key=f"monitor_on_{task_name}_{f}", disabled=not lead)
             st.number_input(label, min_value=0.0, max_value=1.0, step=0.01, format="%.3f",
-                            value=float(value if value is not None else getattr(mon.Thresholds(), f) or 0.5),
-                            key=f"monitor_thr_{task_name}_{f}", disabled=not on, label_visibility="collapsed")
-    lead = can_decide_gate(user.role)
-    st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,), disabled=not lead,
-              help=None if lead else "Only a lead can change the thresholds that block batches")
+                            key=f"monitor_thr_{task_name}_{f}", disabled=not (on and lead),
+                            label_visibility="collapsed")
+            if f in changed:
+                st.caption(f"changed by {plain(changed[f].by)} on {changed[f].at:%Y-%m-%d %H:%M}")
+    if lead:
+        if saved_version(task_name) != S[f"monitor_loaded_{task_name}"]:
+            st.warning("Someone saved these thresholds since you loaded them: load theirs before you change them.")
+            st.button("Load the saved thresholds", on_click=load_thresholds, args=(task_name,))
+        st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,))
+        show_message("monitor_thr_message")
+    else:
+        st.caption(f"Read-only: only a lead changes the thresholds that block batches; you are signed in as "
+                   f"{user.role}.")
 
-m = monitor_data(task_name, labeler, task.revision)
+m = monitor_data(task_name, criterion, labeler, task.revision)
 frame = m.batches
 if frame.empty:
-    st.info(f"{labeler} has no labels on {task_name} yet.")
+    st.info(f"{plain(labeler)} has no labels on {plain(task_name)} yet.")
     st.stop()
 
 latest = m.latest
 blocked = m.blocked
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("Batches", len(frame))
-k2.metric("Latest batch", str(latest["batch"]))
+k2.metric("Latest batch", plain(latest["batch"]))
 k3.metric("Blocked batches", len(blocked))
 k4.metric("Anchor set", f"{m.n_anchor_items} items")
 if latest["blocked"]:
-    st.error(f"The latest batch **{latest['batch']}** is blocked — `labelgate gate check` fails until a later "
+    st.error(f"The latest batch **{plain(latest['batch'])}** is blocked — `labelgate gate check` fails until a later "
              "batch passes.", icon=":material/block:")
 for r in blocked.tail(10).itertuples(index=False):
-    st.error(f"Batch {r.batch} is blocked: " + "; ".join(r.breaches))
+    st.error(plain(f"Batch {r.batch} is blocked: " + "; ".join(r.breaches)))
 if len(blocked) > 10:
     st.caption(f"… and {len(blocked) - 10} more blocked batches (see the table below).")
 if m.n_anchor_items == 0:
@@ -137,7 +193,15 @@ st.subheader("Batches")
 table = frame[["batch", "versions", "n_labels", "entropy", "top_label", "top_share", "flip_rate",
                "anchor_gold_agreement", "cross_family_disagreement", "auroc", "ece", "distinct_2", "blocked"]].copy()
 table["breaches"] = frame["breaches"].map("; ".join)
-st.dataframe(table.iloc[::-1], hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+review = targeted.per_batch(db, task, labeler)
+table = table.merge(review, on="batch", how="left").fillna({c: 0 for c in review.columns if c != "batch"})
+NAMES = {"batch": "batch", "versions": "versions", "n_labels": "labels", "entropy": "label entropy",
+         "top_label": "top label", "top_share": "top label share", "flip_rate": "anchor flip rate",
+         "anchor_gold_agreement": "anchor agreement with gold",
+         "cross_family_disagreement": "cross-family disagreement",
+         "auroc": "AUROC", "ece": "ECE", "distinct_2": "distinct-2", "blocked": "blocked", "breaches": "breaches",
+         "review_drawn": "review items drawn", "review_reviewed": "reviewed", "review_wrong": "labeler wrong on review"}
+st.dataframe(table.iloc[::-1].rename(columns=NAMES), hide_index=True, width="stretch",
+             column_config={NAMES[c]: st.column_config.NumberColumn(format="%.3f") for c in
                             ("entropy", "top_share", "flip_rate", "anchor_gold_agreement", "cross_family_disagreement",
                              "auroc", "ece", "distinct_2")})

@@ -656,16 +656,45 @@ def grouped_correlation(x, y, groups, *, method="pearson", level="item") -> floa
             raise ValueError(f"group_means needs at least 2 groups, got {n_groups}")
         counts = np.bincount(codes, minlength=n_groups)
         return corr(np.bincount(codes, a, n_groups) / counts, np.bincount(codes, b, n_groups) / counts)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    values = []
-    for idx in np.split(order, bounds):
-        xa, yb = a[idx], b[idx]
-        if len(idx) < 2 or np.all(xa == xa[0]) or np.all(yb == yb[0]):
-            continue
-        values.append(corr(xa, yb))
-    if not values:
+    values = _per_group(a, b, codes, n_groups, corr)
+    if np.isnan(values).all():
         raise ValueError(
             "no group has a defined correlation (every group has < 2 items or a constant score)"
         )
-    return float(np.mean(values))
+    return float(np.nanmean(values))
+
+
+def per_group_correlations(x, y, groups, *, method="pearson") -> tuple[np.ndarray, np.ndarray]:
+    """The correlation inside each group: (values, group labels), NaN where it is undefined.
+
+    Undefined: fewer than 2 items, or x or y constant in the group. Groups in order of first
+    appearance. The mean of the defined values is ``grouped_correlation(..., level="per_group")``.
+
+    Examples
+    --------
+    >>> values, labels = per_group_correlations([1, 2, 3, 1, 2, 5], [1, 2, 3, 3, 3, 3], ["a"] * 3 + ["b"] * 3)
+    >>> values.tolist(), labels.tolist()
+    ([1.0, nan], ['a', 'b'])
+    """
+    if method not in _CORR_METHODS:
+        raise ValueError(f"method must be one of {_CORR_METHODS}, got {method!r}")
+    a, b = _numeric_pair(x, y, ("x", "y"))
+    g = _as_1d(groups, "groups")
+    _check_same_length(a, g, ("x", "groups"))
+    _check_no_missing(g, "groups")
+    codes, uniques = pd.factorize(g, sort=False)
+    return _per_group(a, b, codes, len(uniques), _corr(method)), np.asarray(uniques)
+
+
+def _per_group(a: np.ndarray, b: np.ndarray, codes: np.ndarray, n_groups: int, corr) -> np.ndarray:
+    values = np.full(n_groups, np.nan)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) == 0:
+            continue
+        xa, yb = a[idx], b[idx]
+        if len(idx) < 2 or np.all(xa == xa[0]) or np.all(yb == yb[0]):
+            continue
+        values[codes[idx[0]]] = corr(xa, yb)
+    return values

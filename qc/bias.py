@@ -128,7 +128,11 @@ class TestResult:
 
 # ---------------------------------------------------------------- bins
 def _fmt(v: float, digits: int) -> str:
-    return f"{v:.{digits}g}"
+    """A bin edge in plain digits (never "1.07e+03"): whole numbers exact, others to `digits` significant digits."""
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    r = float(f"{v:.{digits}g}")
+    return f"{int(r):,}" if r.is_integer() else np.format_float_positional(r, trim="-")
 
 
 def quantile_bins(x, *, q: int = 4, digits: int = 3) -> pd.Series:
@@ -152,6 +156,8 @@ def quantile_bins(x, *, q: int = 4, digits: int = 3) -> pd.Series:
     --------
     >>> quantile_bins([1, 2, 3, 4, 5, 6, 7, 8], q=2).tolist()
     ['[1, 4.5)', '[1, 4.5)', '[1, 4.5)', '[1, 4.5)', '[4.5, 8]', '[4.5, 8]', '[4.5, 8]', '[4.5, 8]']
+    >>> quantile_bins([12, 207, 1066, 2310], q=2).cat.categories.tolist()  # plain digits, never 1.07e+03
+    ['[12, 636)', '[636, 2,310]']
     """
     v = _numeric_or_none(_objects(x, "x"))
     if v is None:

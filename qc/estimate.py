@@ -46,3 +46,16 @@ class Estimate:
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies inside the closed interval."""
         return self.ci_low <= value <= self.ci_high
+
+
+@dataclass(frozen=True)
+class GroupedEstimate(Estimate):
+    """An estimate averaged over groups: ``n`` groups gave a value, ``n_skipped`` could not.
+
+    Examples
+    --------
+    >>> GroupedEstimate(0.4, 0.2, 0.6, n=8, method="per-group mean", n_skipped=2).to_dict()["n_skipped"]
+    2
+    """
+
+    n_skipped: int = 0

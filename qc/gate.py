@@ -58,12 +58,18 @@ class Criterion:
         Short human name (defaults to ``metric``).
     description : str
         Why the rule exists.
+    criterion : str, optional
+        The task criterion the metric is measured on (a task asking several questions per item);
+        None: the task's first (or only) one. The metric is then looked up as ``metric@criterion``
+        (see :attr:`key`).
 
     Examples
     --------
     >>> c = Criterion("kappa", ">=", 0.6, use="ci_low")
     >>> Criterion.from_dict(c.to_dict()) == c
     True
+    >>> Criterion("kappa", ">=", 0.6, criterion="factuality").key
+    'kappa@factuality'
     """
 
     metric: str
@@ -74,6 +80,7 @@ class Criterion:
     optional: bool = False
     label: str = ""
     description: str = ""
+    criterion: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.metric, str) or not self.metric:
@@ -90,22 +97,34 @@ class Criterion:
             isinstance(self.min_n, bool) or not isinstance(self.min_n, int) or self.min_n < 0
         ):
             raise ValueError(f"min_n must be a non-negative integer or None, got {self.min_n!r}")
+        if self.criterion is not None and (not isinstance(self.criterion, str) or not self.criterion
+                                           or "@" in self.criterion):
+            raise ValueError(f"criterion must be None or a non-empty name without '@', got {self.criterion!r}")
 
     @property
     def name(self) -> str:
-        """``label`` or, when empty, ``metric``."""
-        return self.label or self.metric
+        """``label`` or, when empty, ``metric`` (with `` (criterion)`` when one is named)."""
+        base = self.label or self.metric
+        return f"{base} ({self.criterion})" if self.criterion else base
+
+    @property
+    def key(self) -> str:
+        """Where the metric is looked up: ``metric``, or ``metric@criterion``."""
+        return f"{self.metric}@{self.criterion}" if self.criterion else self.metric
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict."""
-        return asdict(self)
+        """Plain JSON-able dict (``criterion`` only when one is named)."""
+        d = asdict(self)
+        if d["criterion"] is None:
+            del d["criterion"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Criterion:
         """Inverse of :meth:`to_dict`."""
         if not isinstance(d, Mapping) or "metric" not in d:
             raise ValueError("Criterion.from_dict expects a mapping with at least 'metric'")
-        known = {"metric", "comparator", "threshold", "use", "min_n", "optional", "label", "description"}
+        known = {"metric", "comparator", "threshold", "use", "min_n", "optional", "label", "description", "criterion"}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown Criterion fields: {sorted(unknown)}")
@@ -184,26 +203,27 @@ def _fmt(v: float) -> str:
 
 
 def _evaluate_one(c: Criterion, value) -> CriterionResult:
-    what = c.metric if c.use == "estimate" else f"{c.metric} {c.use}"
+    metric = f"{c.metric} ({c.criterion})" if c.criterion else c.metric
+    what = metric if c.use == "estimate" else f"{metric} {c.use}"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         if c.optional:
-            return CriterionResult(c, None, None, None, f"{c.metric}: missing metric (optional, skipped)")
-        return CriterionResult(c, False, None, None, f"{c.metric}: missing metric")
+            return CriterionResult(c, None, None, None, f"{metric}: missing metric (optional, skipped)")
+        return CriterionResult(c, False, None, None, f"{metric}: missing metric")
     if isinstance(value, Estimate):
         n = int(value.n)
         observed = float(getattr(value, c.use))
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         n = None
         if c.use != "estimate":
-            return CriterionResult(c, False, float(value), None, f"{c.metric}: no confidence interval for {c.use}")
+            return CriterionResult(c, False, float(value), None, f"{metric}: no confidence interval for {c.use}")
         observed = float(value)
     else:
-        raise ValueError(f"metric {c.metric!r} must be an Estimate, a number or None, got {type(value).__name__}")
+        raise ValueError(f"metric {c.key!r} must be an Estimate, a number or None, got {type(value).__name__}")
     if c.min_n is not None:
         if n is None:
-            return CriterionResult(c, False, observed, None, f"{c.metric}: n unknown < min {c.min_n}")
+            return CriterionResult(c, False, observed, None, f"{metric}: n unknown < min {c.min_n}")
         if n < c.min_n:
-            return CriterionResult(c, False, observed, n, f"{c.metric}: n={n} < min {c.min_n}")
+            return CriterionResult(c, False, observed, n, f"{metric}: n={n} < min {c.min_n}")
     if math.isnan(observed):
         if c.optional:
             return CriterionResult(c, None, None, n, f"{what} is NaN (optional, skipped)")
@@ -223,6 +243,8 @@ def evaluate_gate(criteria: Sequence[Criterion], metrics: Mapping) -> GateResult
     ----------
     criteria : sequence of Criterion
     metrics : mapping of str to Estimate, float or None
+        Keyed by :attr:`Criterion.key` (``metric``, or ``metric@criterion`` for a criterion that
+        names the task criterion it is about).
 
     Returns
     -------
@@ -245,7 +267,7 @@ def evaluate_gate(criteria: Sequence[Criterion], metrics: Mapping) -> GateResult
     for c in crit:
         if not isinstance(c, Criterion):
             raise ValueError(f"criteria must be Criterion objects, got {type(c).__name__}")
-    results = tuple(_evaluate_one(c, metrics.get(c.metric)) for c in crit)
+    results = tuple(_evaluate_one(c, metrics.get(c.key)) for c in crit)
     evaluated = [r for r in results if r.passed is not None]
     verdict = "pass" if evaluated and all(r.passed for r in evaluated) else "fail"
     return GateResult(results=results, verdict=verdict)

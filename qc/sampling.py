@@ -30,6 +30,7 @@ __all__ = [
     "select_high_entropy",
     "select_low_confidence",
     "stratified_sample",
+    "stratified_split",
     "top_k",
 ]
 
@@ -195,6 +196,59 @@ def stratified_sample(strata, size, *, allocation: str = "proportional", seed=0)
     rank = np.arange(n) - starts[sorted_codes]
     chosen = order[rank < counts[sorted_codes]]
     return chosen[np.argsort(keys[chosen], kind="stable")].astype(np.int64)
+
+
+def stratified_split(strata, shares, *, seed=0) -> np.ndarray:
+    """Split items into parts (e.g. train / dev / test) of given shares, stratified.
+
+    Every stratum is shuffled (seeded), the strata are laid end to end, and each item in turn
+    goes to the part furthest below its quota (``share * items so far - items given``; ties to
+    the first part). Every part therefore gets its share of every stratum up to one item, and
+    its share of all items up to one item.
+
+    Parameters
+    ----------
+    strata : array-like, shape (n_items,)
+        Stratum of every item (e.g. its gold label, or label and a metadata value); None and
+        NaN form one stratum. Strata are taken in order of first appearance, so pass the items
+        in a fixed order (e.g. sorted by id) for a reproducible split.
+    shares : sequence of float, shape (n_parts,)
+        Positive shares summing to 1.
+    seed : int or numpy.random.Generator
+        Source of randomness; the same seed and input give the same split.
+
+    Returns
+    -------
+    parts : ndarray of int64, shape (n_items,)
+        The part (index into ``shares``) of every item.
+
+    Raises
+    ------
+    ValueError
+        Shares that are not positive or do not sum to 1, a bad seed.
+
+    Examples
+    --------
+    >>> strata = ["yes"] * 10 + ["no"] * 5
+    >>> parts = stratified_split(strata, [0.2, 0.4, 0.4], seed=3)
+    >>> np.bincount(parts).tolist(), np.bincount(parts[:10]).tolist(), np.bincount(parts[10:]).tolist()
+    ([3, 6, 6], [2, 4, 4], [1, 2, 2])
+    """
+    share = np.asarray(shares, dtype=np.float64)
+    if share.ndim != 1 or share.size < 1 or not np.all(np.isfinite(share)) or np.any(share <= 0):
+        raise ValueError(f"shares must be positive numbers, got {list(np.atleast_1d(shares))}")
+    if abs(share.sum() - 1.0) > 1e-9:
+        raise ValueError(f"shares must sum to 1, got {share.sum():g}")
+    codes, _names = _factorize_strata(strata)
+    rng = _rng(seed)
+    order = np.lexsort((rng.random(codes.size), codes))
+    given = np.zeros(share.size)
+    parts = np.empty(codes.size, dtype=np.int64)
+    for i, item in enumerate(order):
+        j = int(np.argmax(share * (i + 1) - given - 1e-12 * np.arange(share.size)))
+        given[j] += 1
+        parts[item] = j
+    return parts
 
 
 # ---------------------------------------------------------------- active selection
@@ -406,6 +460,9 @@ class ErrorPredictor:
         Number of items the model was fitted on.
     n_errors : int
         How many of them were errors.
+    oof_proba : ndarray of float, shape (n,)
+        The out-of-fold predicted error probability of each item it was fitted on (scored by the
+        model fitted without the item's fold), for filtering those same items without leakage.
     """
 
     model: object = field(repr=False)
@@ -416,6 +473,7 @@ class ErrorPredictor:
     fold_auroc: tuple
     n: int
     n_errors: int
+    oof_proba: np.ndarray = field(default=None, repr=False, compare=False)
 
 
 def _prepare_features(X: pd.DataFrame, numeric, categorical, text) -> pd.DataFrame:
@@ -572,6 +630,7 @@ def fit_error_predictor(
         fold_auroc=tuple(fold_auc),
         n=int(y.size),
         n_errors=n_pos,
+        oof_proba=oof,
     )
 
 

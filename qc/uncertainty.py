@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from qc import agreement as ag
-from qc.estimate import Estimate
+from qc.estimate import Estimate, GroupedEstimate
 from qc.krippendorff import _alpha_from_cm, krippendorff_alpha
 
 __all__ = ["bootstrap_ci", "bootstrap_cis", "wilson_interval", "METRICS", "BATCHED_METRICS",
@@ -149,12 +149,6 @@ def _prep_numeric(y_true, y_pred, labels):
     return {"x": a, "y": b, "n": len(a)}
 
 
-def _varies(v: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(b,) whether the items with positive weight in each row hold more than one value of v."""
-    present = w > 0
-    return np.where(present, v, -np.inf).max(axis=1) > np.where(present, v, np.inf).min(axis=1)
-
-
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Weighted Pearson correlation for each weight row; x, y are (n,) or (b, n).
 
@@ -178,25 +172,47 @@ def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, ok: np.ndarra
     return np.where(ok, np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _weighted_ranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Mid-ranks of each item in the sample that repeats item i w[b, i] times; (b, n)."""
-    uniq, inv = np.unique(x, return_inverse=True)
-    u = len(uniq)
+def _value_weights(state, var: str, w: np.ndarray) -> dict:
+    """The weight on each distinct value of state[var] in each row of w, kept in state for this w.
+
+    Pearson and Spearman of one pair of variables need whether each varies and (Spearman) its
+    ranks, for the same weight block; bootstrap_cis shares one state between them, so these
+    (b, n) passes are made once per block instead of four times. The memo holds w itself, so an
+    identity check cannot mistake a new block for an old one.
+    """
+    memo = state.setdefault("_memo", {})
+    hit = memo.get(var)
+    if hit is not None and hit[0] is w:
+        return hit[1]
+    if ("_inv", var) not in state:  # the values' codes do not depend on w
+        uniq, inv = np.unique(state[var], return_inverse=True)
+        state[("_inv", var)] = (len(uniq), inv)
+    u, inv = state[("_inv", var)]
     b = w.shape[0]
     key = np.arange(b, dtype=np.int64)[:, None] * u + inv[None, :]
     wv = np.bincount(key.ravel(), weights=w.ravel(), minlength=b * u).reshape(b, u)
+    # a value is present in a row iff its summed (non-negative) weight is positive: a variable
+    # varies in a row iff more than one of its values is present (else the correlation is NaN)
+    entry = {"inv": inv, "wv": wv, "varies": (wv > 0).sum(axis=1) > 1}
+    memo[var] = (w, entry)
+    return entry
+
+
+def _ranks_from(entry: dict) -> np.ndarray:
+    """Mid-ranks (b, n) of each item in the sample that repeats item i w[b, i] times."""
+    wv = entry["wv"]
     below = np.cumsum(wv, axis=1) - wv
-    return (below + (wv + 1.0) / 2.0)[:, inv]
+    return (below + (wv + 1.0) / 2.0)[:, entry["inv"]]
 
 
 def _pearson_batched(state, w):
-    ok = _varies(state["x"], w) & _varies(state["y"], w)
-    return _weighted_pearson(state["x"], state["y"], w, ok)
+    vx, vy = _value_weights(state, "x", w), _value_weights(state, "y", w)
+    return _weighted_pearson(state["x"], state["y"], w, vx["varies"] & vy["varies"])
 
 
 def _spearman_batched(state, w):
-    ok = _varies(state["x"], w) & _varies(state["y"], w)
-    return _weighted_pearson(_weighted_ranks(state["x"], w), _weighted_ranks(state["y"], w), w, ok)
+    vx, vy = _value_weights(state, "x", w), _value_weights(state, "y", w)
+    return _weighted_pearson(_ranks_from(vx), _ranks_from(vy), w, vx["varies"] & vy["varies"])
 
 
 def _moment(fn) -> _Batched:
@@ -557,7 +573,7 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
     level = _check_level(level)
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) or n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    fast, out = {}, {}
+    fast, out, shared = {}, {}, {}
     n = None
     for name, (y_true, y_pred, metric, labels) in data.items():
         a, b = ag._as_1d(y_true, "y_true"), ag._as_1d(y_pred, "y_pred")
@@ -576,7 +592,17 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
                 continue
         try:
             estimate = float(METRICS[metric](a, b, labels=labels))
-            state = batched.prepare(a, b, labels) if batched is not None else None
+            state = None
+            if batched is not None:
+                # numeric metrics of the same pair share one state, so Pearson and Spearman reuse
+                # each block's per-value weights (_value_weights) instead of recomputing them
+                share = (batched.prepare is _prep_numeric and a.dtype != object and b.dtype != object)
+                skey = (a.dtype.str, a.tobytes(), b.dtype.str, b.tobytes()) if share else None
+                state = shared.get(skey) if share else None
+                if state is None:
+                    state = batched.prepare(a, b, labels)
+                    if share:
+                        shared[skey] = state
         except ValueError:
             continue
         if batched is None:
@@ -602,14 +628,23 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
     row_bytes = 8 * (4 * n + n_units + k * k * 4)
     gen = np.random.default_rng(seed)
     done = 0
+    # confusion-matrix metrics of the same pair and label set (accuracy, the kappas, alpha...) have the
+    # same cells: one bincount per block serves them all (the from_cm formulas only read it)
+    cm_key = {name: (st["k"], st["cell"].tobytes()) for name, (bt, st, _) in fast.items()
+              if bt.from_cm is not None and group_codes is None}
     for idx in _index_blocks(gen, n_units, n_resamples, row_bytes):
         w = None
+        cms = {}
         for name, (batched, state, _) in fast.items():
             with np.errstate(divide="ignore", invalid="ignore"):
-                if batched.from_cm is not None and group_codes is None:
-                    kk = state["k"] ** 2
-                    key = np.arange(len(idx), dtype=np.int64)[:, None] * kk + state["cell"][idx]
-                    cm = np.bincount(key.ravel(), minlength=len(idx) * kk).reshape(len(idx), state["k"], state["k"])
+                if name in cm_key:
+                    cm = cms.get(cm_key[name])
+                    if cm is None:
+                        kk = state["k"] ** 2
+                        key = np.arange(len(idx), dtype=np.int64)[:, None] * kk + state["cell"][idx]
+                        cm = np.bincount(key.ravel(), minlength=len(idx) * kk).reshape(len(idx), state["k"],
+                                                                                       state["k"])
+                        cms[cm_key[name]] = cm
                     reps[name][done: done + len(idx)] = batched.from_cm(state, cm)
                     continue
                 if w is None:
@@ -628,6 +663,76 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
             method += f", {int((~ok).sum())} undefined resamples ignored"
         out[name] = Estimate(estimate, float(lo), float(hi), n=int(n_units), method=method + ")", level=level)
     return {name: out[name] for name in data if name in out}
+
+
+def grouped_correlation_ci(x, y, groups, *, method="pearson", n_resamples=1000, level=0.95, seed=0,
+                           rng=None) -> GroupedEstimate:
+    """The per-group-averaged correlation with a cluster-bootstrap CI over groups.
+
+    A resample draws G groups with replacement from the G groups; each drawn group keeps its
+    own items and counts as a group of its own (drawn twice, it counts twice). The
+    correlation inside a group does not change when the group is drawn, so the statistic of
+    resample b is ``sum_g C[b, g] r_g / sum_g C[b, g] d_g`` over the groups where r_g is
+    defined (d_g = 1), with C the bincounts of the (B, G) resample-index matrix: each group's
+    correlation is computed once, then every resample is one row of a matrix product. A
+    resample that draws no defined group is undefined and ignored (counted in ``method``).
+
+    Parameters
+    ----------
+    x, y : array-like of shape (n,)
+        Numeric scores, finite.
+    groups : array-like of shape (n,)
+        Group of each item, no missing values.
+    method : {"pearson", "spearman", "kendall"}
+        Correlation inside each group (Kendall is tau-b).
+    n_resamples : int
+        Number of bootstrap resamples B.
+    level : float
+        Nominal coverage, in (0, 1).
+    seed, rng
+        As in :func:`bootstrap_ci`; the index matrix is ``rng.integers(0, G, (B, G))``.
+
+    Returns
+    -------
+    GroupedEstimate
+        ``estimate`` = ``grouped_correlation(x, y, groups, method=method, level="per_group")``,
+        ``n`` = groups with a defined correlation, ``n_skipped`` = the others (fewer than 2
+        items, or a constant score).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(12), 10)
+    >>> x = rng.normal(size=120)
+    >>> y = x + rng.normal(size=120)
+    >>> e = grouped_correlation_ci(x, y, g, n_resamples=500, seed=0)
+    >>> e.ci_low < e.estimate < e.ci_high, e.n, e.n_skipped
+    (True, 12, 0)
+    """
+    level = _check_level(level)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    values, labels = ag.per_group_correlations(x, y, groups, method=method)
+    defined = ~np.isnan(values)
+    if not defined.any():
+        raise ValueError("no group has a defined correlation (every group has < 2 items or a constant score)")
+    r = np.where(defined, values, 0.0)
+    d = defined.astype(float)
+    n_groups = len(values)
+    generator = _make_rng(seed, rng)
+    reps = np.empty(n_resamples)
+    done = 0
+    for idx in _index_blocks(generator, n_groups, n_resamples, n_groups * 8):
+        counts = _counts(idx, n_groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reps[done:done + len(idx)] = (counts @ r) / (counts @ d)
+        done += len(idx)
+    ok = ~np.isnan(reps)
+    lo, hi = np.percentile(reps[ok], [50 * (1 - level), 50 * (1 + level)]) if ok.any() else (math.nan, math.nan)
+    note = f", {int((~ok).sum())} undefined resamples ignored" if (~ok).any() else ""
+    return GroupedEstimate(float(values[defined].mean()), float(lo), float(hi), n=int(defined.sum()),
+                           method=f"per-group mean; cluster percentile bootstrap over {n_groups} groups "
+                                  f"(B={n_resamples}{note})", level=level, n_skipped=int((~defined).sum()))
 
 
 def wilson_interval(successes, n, *, level=0.95) -> Estimate:

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from labelgate.store import Database
+from tests import skip_policy
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
+
+def pytest_configure(config):
+    skip_policy.register(config)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,8 +35,44 @@ def demo_template(tmp_path_factory) -> Path:
     from labelgate.demo import load_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    assert load_demo(Database(path))
+    # the MT-Bench task alone: see cap_template and hanna_template
+    assert load_demo(Database(path), student_demo=False, hanna_demo=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def cap_template(tmp_path_factory) -> Path:
+    """The student-preview demo task (UK Acts, CAP gold, five LLMs) alone, loaded once per session."""
+    from labelgate.demo import load_cap_demo
+
+    path = tmp_path_factory.mktemp("cap") / "cap.duckdb"
+    assert load_cap_demo(Database(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def hanna_template(tmp_path_factory) -> Path:
+    """The six-criterion HANNA stories task alone, with the demo accounts, loaded once per session."""
+    from labelgate.demo import add_demo_users, load_hanna_demo
+
+    path = tmp_path_factory.mktemp("hanna") / "hanna.duckdb"
+    add_demo_users(Database(path))
+    assert load_hanna_demo(Database(path))
+    return path
+
+
+@pytest.fixture
+def hanna_db(tmp_path, hanna_template) -> Database:
+    path = tmp_path / "hanna.duckdb"
+    shutil.copy(hanna_template, path)
+    return Database(path)
+
+
+@pytest.fixture
+def cap_db(tmp_path, cap_template) -> Database:
+    path = tmp_path / "cap.duckdb"
+    shutil.copy(cap_template, path)
+    return Database(path)
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 It answers enough of both wire formats for the real `openai` and `anthropic` SDKs to parse
 (ids, choices/content, usage, finish/stop reasons, token logprobs) and injects faults by
-configuration, so a runner can be tested end to end without a network:
+configuration, so a runner can be tested end to end without a network (and, opt-in, answers
+whose accuracy depends on the prompt: `PromptSensitiveJudge`):
 
     with FakeLLMServer(latency=0.01, faults=fault_mix(0.3, seed=1)) as server:
         ... point a labeler's base_url at server.openai_url / server.anthropic_url ...
@@ -139,10 +140,60 @@ def default_answer(ctx: RequestContext) -> str:
     return options[int(stable_unit(ctx.prompt, "answer") * len(options))]
 
 
+_EXAMPLE_RE = re.compile(r"^Example \d+:$", re.MULTILINE)
+_EXAMPLE_LABEL_RE = re.compile(r"^Label: .*$", re.MULTILINE)
+
+
+class PromptSensitiveJudge:
+    """An opt-in answer function whose accuracy depends on the prompt, for alignment-lab tests:
+
+        FakeLLMServer(answer=PromptSensitiveJudge(gold_of, phrase="Read the whole review"))
+
+    It answers the gold label (``gold_of(text of the item being labeled)``) with probability
+    ``base + per_example * k - (missing_penalty if phrase not in the prompt else 0)``, clipped to
+    [floor, ceiling], where k counts the few-shot examples in the prompt ("Example N:" blocks, as
+    labelgate.llm.prompts.examples_block renders them); otherwise a wrong option. Which prompts
+    are answered correctly is decided by hash of the prompt (reproducible; independent between
+    variants, whose prompts differ). `true_accuracy(k, has_phrase)` is the probability itself.
+    """
+
+    def __init__(self, gold_of: Callable[[str], str | None], *, phrase: str, base: float = 0.55,
+                 per_example: float = 0.04, missing_penalty: float = 0.25, floor: float = 0.0,
+                 ceiling: float = 0.97, seed: int = 0):
+        self.gold_of, self.phrase, self.base, self.per_example = gold_of, phrase, base, per_example
+        self.missing_penalty, self.floor, self.ceiling, self.seed = missing_penalty, floor, ceiling, seed
+
+    def true_accuracy(self, k: int, has_phrase: bool) -> float:
+        p = self.base + self.per_example * k - (0.0 if has_phrase else self.missing_penalty)
+        return min(self.ceiling, max(self.floor, p))
+
+    @staticmethod
+    def split_prompt(prompt: str) -> tuple[int, str, str]:
+        """(number of few-shot examples, the examples part, the rest: what is being labeled)."""
+        k = len(_EXAMPLE_RE.findall(prompt))
+        if not k:
+            return 0, "", prompt
+        last = list(_EXAMPLE_LABEL_RE.finditer(prompt))[-1]
+        return k, prompt[:last.end()], prompt[last.end():]
+
+    def __call__(self, ctx: RequestContext) -> str:
+        options = ctx.options or ["1", "2"]
+        k, _, rest = self.split_prompt(ctx.prompt)
+        gold = self.gold_of(rest)
+        if gold is None or gold not in options:
+            return default_answer(ctx)
+        p = self.true_accuracy(k, self.phrase in ctx.prompt)
+        if stable_unit(ctx.prompt, f"judge{self.seed}") < p:
+            return gold
+        wrong = [o for o in options if o != gold] or options
+        return wrong[int(stable_unit(ctx.prompt, f"wrong{self.seed}") * len(wrong))]
+
+
 class FakeLLMServer:
     """An HTTP/1.1 keep-alive server on 127.0.0.1 in a background thread (its own event loop).
 
-    latency: seconds before each answer. answer: ctx -> label text. faults: ctx -> Fault | None.
+    latency: seconds before each answer. answer: ctx -> label text, or a dict sent as the whole JSON
+    answer (one member per criterion). faults: ctx -> Fault | None.
     confidence: the verbalized confidence in JSON answers. label_prob: probability given to the
     label's tokens in logprobs. reject_structured: answer 400 to requests asking for a schema.
     """
@@ -319,6 +370,8 @@ class FakeLLMServer:
         label = self.answer(ctx)
         confidence = self.confidence
         text = None
+        if isinstance(label, dict):   # a whole answer object (a call about several criteria)
+            text, label = json.dumps(label), ""
         refusal = False
         if fault is not None:
             k = fault.kind

@@ -5,6 +5,7 @@
   wrote the story).
 - Gold: two experts (`exp-a`, `exp-b`) label the first `n_gold` items on a 1-5 scale (true
   score 1-4); they agree except on every 12th item, where `exp-b` says one point more (disputed).
+  Their labels are imported (a file of human labels), or with `experts_in_app` answered in the app.
 - `Lengthy` (family gpt): the true score (one point off on 10% of items), plus one point on long
   items; no confidence.
 - `Overconfident` (family llama): right 65% of the time, else one point off, always stating
@@ -36,7 +37,7 @@ def _text(rng, n_chars: int) -> str:
 
 
 def make_biased_task(db: Database, *, n_items: int = 300, n_gold: int = 240, n_labelers: int = 2,
-                     seed: int = 0, name: str = TASK) -> dict:
+                     seed: int = 0, name: str = TASK, experts_in_app: bool = False) -> dict:
     """Create the task in `db`; returns {"task": Task, "truth": Series item_id -> true score, ...}."""
     rng = np.random.default_rng(seed)
     task = create_task(db, name, "ordinal", make_spec("ordinal", scale=(1, 5)), experts_per_item=2,
@@ -62,7 +63,14 @@ def make_biased_task(db: Database, *, n_items: int = 300, n_gold: int = 240, n_l
         pd.DataFrame({"item_id": [ids[i] for i in g], "rater": "exp-a", "value": truth[:n_gold]}),
         pd.DataFrame({"item_id": [ids[i] for i in g], "rater": "exp-b", "value": b}),
     ])
-    _import(db, task, experts, "experts.csv", what="human")
+    if experts_in_app:
+        from labelgate.store.labels import append_human_label
+
+        for r in experts.itertuples():
+            append_human_label(db, task_id=task.task_id, item_id=r.item_id, rater=r.rater, status="label",
+                               value=str(r.value), value_num=float(r.value))
+    else:
+        _import(db, task, experts, "experts.csv", what="human")
     off = np.where(rng.random(n_items) < 0.5, -1, 1)
     noisy = rng.random(n_items) < 0.1
     lengthy = np.clip(truth + long.astype(int) + np.where(noisy, off, 0), 1, 5)
@@ -80,7 +88,9 @@ def make_biased_task(db: Database, *, n_items: int = 300, n_gold: int = 240, n_l
             frame["confidence"] = np.round(conf, 3)
         _import(db, task, frame, f"{rater}.csv", what="llm", family=family)
     return {"task": task, "truth": pd.Series(truth, index=ids), "long": pd.Series(long, index=ids),
-            "gold_ids": [ids[i] for i in g], "disputed": [ids[i] for i in disputed]}
+            "gold_ids": [ids[i] for i in g], "disputed": [ids[i] for i in disputed],
+            "source_family": pd.Series(items["source_family"].to_numpy(), index=ids),
+            "lengthy": pd.Series(lengthy, index=ids)}
 
 
 def _import(db: Database, task: Task, frame: pd.DataFrame, file_name: str, *, what: str,

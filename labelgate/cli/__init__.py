@@ -13,10 +13,11 @@ import importlib
 import sys
 
 from labelgate.cli.common import CommandError
-from labelgate.store import Database, DatabaseBusyError, default_db_path
+from labelgate.store import Database, DatabaseBusyError, DatabaseFileError, default_db_path
+from labelgate.store.db import COMMAND_TURN
 
 COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report", "labelers", "run", "gate", "export",
-                   "anchors"]
+                   "anchors", "backup", "student", "gold", "review", "align"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,16 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.db = Database(args.db) if args.db else Database()
+    # its units of work share turns on the file (labelgate.store.db.COMMAND_TURN); closed when it ends
+    args.db = Database(args.db or None, linger=COMMAND_TURN, min_turn=COMMAND_TURN)
     try:
         return int(args.func(args) or 0)
-    except (CommandError, DatabaseBusyError, LookupError, ValueError) as exc:
+    except (CommandError, DatabaseBusyError, DatabaseFileError, LookupError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
         print(f"labelgate: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("labelgate: interrupted", file=sys.stderr)
         return 130
+    finally:
+        args.db.close()
 
 
 if __name__ == "__main__":

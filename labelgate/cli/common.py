@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import sys
 
+from labelgate.login import log_in
 from labelgate.store import Database
 from labelgate.store.tasks import get_task
-from labelgate.store.users import User, authenticate
+from labelgate.store.users import User
 from labelgate.tasks import Task
 
 
@@ -31,10 +32,16 @@ def read_password(from_stdin: bool, *, confirm: bool = False, prompt: str = "Pas
 
 
 def login(db: Database, name: str, from_stdin: bool) -> User:
-    user = authenticate(db, name, read_password(from_stdin, prompt=f"Password for {name}: "))
-    if user is None:
-        raise CommandError(f"wrong user name or password for {name!r}")
-    return user
+    result = log_in(db, name, read_password(from_stdin, prompt=f"Password for {name}: "), client="cli")
+    if result.user is None:
+        raise CommandError(f"{name!r}: {result.message[0].lower()}{result.message[1:]}")
+    return result.user
+
+
+def add_gold_release(p) -> None:
+    """The --gold-release option of the commands that measure against gold."""
+    p.add_argument("--gold-release", type=int, metavar="N", default=None,
+                   help="measure against gold release N (default: the latest release, else the draft)")
 
 
 def task_arg(db: Database, name: str) -> Task:

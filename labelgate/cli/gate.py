@@ -1,14 +1,15 @@
 """labelgate gate evaluate | approve | refuse | check --task T --labeler L
 
 `check` exits 0 only if the labeler's current version holds a fresh approval and its latest
-batch is not blocked; otherwise 1, with the reasons (one per line, or in --json).
+batch is not blocked; otherwise 1, with the reasons (one per line, or in --json). Expert answers
+not yet in a gold release do not make an approval stale: `check` says how many there are.
 """
 
 from __future__ import annotations
 
 import json
 
-from labelgate.cli.common import CommandError, login
+from labelgate.cli.common import CommandError, add_gold_release, login
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
 
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
     e = sub.add_parser("evaluate", help="evaluate the labeler's current version (recorded in the audit log)")
     _common(e)
     e.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    add_gold_release(e)
     e.set_defaults(func=_evaluate)
     for name, verb in (("approve", "approve"), ("refuse", "refuse")):
         d = sub.add_parser(name, help=f"{verb} the labeler's current version (a lead only)")
@@ -42,12 +44,13 @@ def _evaluate(args) -> int:
     from labelgate import gate
 
     task = get_task(args.db, args.task)
-    ev = gate.evaluate(args.db, task, args.labeler)
+    ev = gate.evaluate(args.db, task, args.labeler, gold_release=args.gold_release)
     gate.record_evaluation(args.db, ev, User("cli", "engineer"))
     if args.json:
         print(json.dumps(ev.to_dict(), indent=2, default=str))
     else:
-        print(f"{args.labeler} (version {ev.fingerprint.labeler_version}) on {task.name}: {ev.verdict.upper()}")
+        print(f"{args.labeler} (version {ev.fingerprint.labeler_version}) on {task.name}, against "
+              f"{ev.fingerprint.gold_name}: {ev.verdict.upper()}")
         for r in ev.evidence().itertuples(index=False):
             print(f"  [{r.result:7}] {r.criterion}: {r.reason}")
             if r.evidence:
@@ -66,8 +69,8 @@ def _decide(args) -> int:
     except gate.GatePermissionError as exc:
         raise CommandError(str(exc)) from None
     word = "approved" if args.decision == "approve" else "refused"
-    print(f"{args.labeler} version {ev.fingerprint.labeler_version} {word} by {user.name} "
-          f"(gate {ev.verdict}; audit row {event_id})")
+    print(f"{args.labeler} version {ev.fingerprint.labeler_version} {word} by {user.name} on "
+          f"{ev.fingerprint.gold_name} (gate {ev.verdict}; audit row {event_id})")
     return 0
 
 
@@ -80,6 +83,8 @@ def _check(args) -> int:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     elif result.ok:
         print(f"OK: {args.labeler} {result.status.describe()}; latest batch {result.latest_batch} is not blocked")
+        if result.status.unreleased:
+            print(f"  ({result.status.unreleased} The approval stays fresh until a newer release is published.)")
     else:
         print(f"NOT OK: {args.labeler} (version {result.status.current.labeler_version}) may not label for "
               f"{task.name}:")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelgate.importer import read_table, validate_items, validate_labels
+from labelgate.cli.common import CommandError
+from labelgate.importer import INVALID_POLICIES, read_table, validate_items, validate_labels
 from labelgate.store import items as item_store
 from labelgate.store.imports import import_items, import_labels
 from labelgate.store.tasks import get_task
@@ -19,21 +20,21 @@ def register(subparsers) -> None:
     it.add_argument("--id-column", default="item_id")
     it.add_argument("--text-columns", help="columns shown to experts and models (default: the free-text columns)")
     it.set_defaults(func=_items)
-    lb = sub.add_parser("labels", help="labels in long form: item_id, rater, value[, confidence, batch, shown_order]")
+    lb = sub.add_parser("labels", help="labels in long form: item_id, rater, [criterion,] value[, rationale,"
+                        " confidence, batch, shown_order], or wide form: item_id, rater, one column per criterion")
     lb.add_argument("file", type=Path)
     lb.add_argument("--task", required=True)
     lb.add_argument("--source", required=True, choices=("human", "llm"))
     lb.add_argument("--family", help="model family of LLM raters not seen before (default: from the name)")
     lb.add_argument("--batch", help="batch name for rows without a batch column (default: 'default')")
+    lb.add_argument("--invalid", choices=INVALID_POLICIES,
+                    help="LLM values outside the task's labels or range: store them as invalid outputs (default),"
+                         " refuse the file, or clip numbers to the range")
     lb.set_defaults(func=_labels)
 
 
 def _report(result, what: str, file_name: str) -> None:
-    if result.n_added == 0:
-        print(f"{file_name}: all {result.n_rows} {what} were already imported; nothing added")
-    else:
-        skipped = f" ({result.n_skipped} already present)" if result.n_skipped else ""
-        print(f"{file_name}: added {result.n_added} {what}{skipped}")
+    print(result.describe(what, file_name))
 
 
 def _items(args) -> int:
@@ -48,8 +49,11 @@ def _items(args) -> int:
 def _labels(args) -> int:
     task = get_task(args.db, args.task)
     parsed = read_table(args.file)
+    if args.invalid and args.source == "human":
+        raise CommandError("--invalid is for LLM labels: a person's label must always fit the task")
     known = set(item_store.get_items(args.db, task.task_id)["item_id"])
-    labels = validate_labels(parsed, task, source=args.source, known_items=known, batch=args.batch)
+    labels = validate_labels(parsed, task, source=args.source, known_items=known, batch=args.batch,
+                             invalid=args.invalid or "store")
     result = import_labels(args.db, task, parsed, labels, source=args.source, family=args.family, created_by="cli")
     _report(result, f"{args.source} labels", parsed.file_name)
     return 0

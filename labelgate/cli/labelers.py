@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     a.add_argument("--samples", type=int, default=1, help="samples per item (confidence from their agreement)")
     a.add_argument("--both-orders", action="store_true", help="pairwise: ask in both presentation orders")
     a.add_argument("--api-key-env", help="environment variable holding the API key (default: the provider's)")
+    a.add_argument("--per-criterion", action="store_true",
+                   help="a task of several criteria: one call per criterion (default: one call answers all)")
     a.set_defaults(func=_add)
     ls = sub.add_parser("list", help="the current labelers of a task")
     ls.add_argument("--task", required=True)
@@ -46,8 +48,10 @@ def _add(args) -> int:
     config = LabelerConfig(name=args.name.strip(), provider=args.provider, model=args.model, family=args.family or "",
                            base_url=args.base_url, prompt_template=template, temperature=args.temperature,
                            max_tokens=args.max_tokens, n_samples=args.samples, both_orders=args.both_orders,
-                           api_key_env=args.api_key_env)
-    if args.both_orders and task.kind != "pairwise":
+                           api_key_env=args.api_key_env, per_criterion=args.per_criterion)
+    if args.per_criterion and not task.is_multi:
+        raise CommandError("--per-criterion only applies to tasks of several criteria")
+    if args.both_orders and not any(c.kind == "pairwise" for c in task.criteria):
         raise CommandError("--both-orders only applies to pairwise tasks")
     if template:
         sample = get_items(args.db, task.task_id).head(50)

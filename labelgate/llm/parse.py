@@ -44,6 +44,7 @@ class ParsedAnswer:
     conf_verbalized: float | None
     conf_logprob: float | None
     error: str | None
+    rationale: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -213,17 +214,70 @@ def logprob_confidence(tokens: list[tuple[str, float]] | None, text: str, raw_la
     return float(min(1.0, math.exp(total))) if hit else None
 
 
+def _rationale(obj) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    why = _pick(obj, ("rationale", "reason", "explanation", "why"))
+    return str(why).strip()[:4000] or None if why is not None and not isinstance(why, (dict, list)) else None
+
+
+def parse_answers(text: str | None, task: Task, *, shown_order: str | None = None) -> dict[str, ParsedAnswer | None]:
+    """Read every criterion's answer from one response to a call about several criteria.
+
+    The response is a JSON object with a member per criterion (see prompts.label_schema), each an
+    object with label / confidence / rationale or a bare label. Each criterion is validated on its own:
+    one invalid answer leaves the others valid. A conditional criterion (show_if) or an optional one
+    answered null or left out maps to None (no answer, not an error); any other criterion without a
+    valid answer gets a ParsedAnswer with its error.
+    """
+    out: dict[str, ParsedAnswer | None] = {}
+    if text is None or not str(text).strip():
+        return {c.name: ParsedAnswer(None, None, None, None, None, "empty response") for c in task.criteria}
+    text = str(text)
+    names = {c.name.lower(): c.name for c in task.criteria}
+    obj = None
+    for cand in _json_objects(text):
+        if any(str(k).lower() in names for k in cand):
+            obj = {names.get(str(k).lower(), k): v for k, v in cand.items()}
+            break
+    for c in task.criteria:
+        view = task.criterion(c.name)
+        if obj is None:
+            out[c.name] = ParsedAnswer(None, None, None, None, None,
+                                       "no JSON object with a member per criterion in the response")
+            continue
+        member = obj.get(c.name)
+        raw = _pick(member, LABEL_KEYS) if isinstance(member, dict) else member
+        if raw is None:
+            out[c.name] = None if (c.show_if or not c.required) else ParsedAnswer(
+                None, None, None, None, None, f"no answer for {c.name} (expected {view.describe_values()})")
+            continue
+        conf = verbalized_confidence(_pick(member, CONF_KEYS)) if isinstance(member, dict) else None
+        why = _rationale(member)
+        raw_text = f"{raw:g}" if isinstance(raw, float) and view.kind != "continuous" else str(raw)
+        try:
+            value, num = _canonical(raw, view, shown_order)
+        except ValueError:
+            out[c.name] = ParsedAnswer(None, None, raw_text, conf, None,
+                                       f"{c.name}: label {raw_text[:80]!r} is not valid: expected "
+                                       f"{view.describe_values()}", why)
+            continue
+        out[c.name] = ParsedAnswer(value, num, raw_text, conf, None, None, why)
+    return out
+
+
 def parse_answer(text: str | None, task: Task, *, shown_order: str | None = None,
                  logprobs: list[tuple[str, float]] | None = None) -> ParsedAnswer:
     """Read a label and confidences from one model response."""
     if text is None or not str(text).strip():
         return ParsedAnswer(None, None, None, None, None, "empty response")
     text = str(text)
-    raw, conf = None, None
+    raw, conf, why = None, None, None
     for obj in _json_objects(text):
         raw = _pick(obj, LABEL_KEYS)
         if raw is not None:
             conf = verbalized_confidence(_pick(obj, CONF_KEYS))
+            why = _rationale(obj)
             break
     if raw is None:
         raw = _free_text_label(text, task)
@@ -237,5 +291,5 @@ def parse_answer(text: str | None, task: Task, *, shown_order: str | None = None
         value, num = _canonical(raw, task, shown_order)
     except ValueError:
         return ParsedAnswer(None, None, raw_text, conf, None,
-                            f"label {raw_text[:80]!r} is not valid: expected {task.describe_values()}")
-    return ParsedAnswer(value, num, raw_text, conf, logprob_confidence(logprobs, text, raw_text), None)
+                            f"label {raw_text[:80]!r} is not valid: expected {task.describe_values()}", why)
+    return ParsedAnswer(value, num, raw_text, conf, logprob_confidence(logprobs, text, raw_text), None, why)

@@ -4,10 +4,16 @@ A template is plain text with placeholders in braces:
 
 - ``{<field>}`` any field of the item (``{text}``, ``{question}``, ``{output_1}`` ...),
 - ``{item}`` the task's text fields as "name: value" blocks,
-- ``{rubric}`` the task's rubric, ``{task}`` its name,
+- ``{rubric}`` the task's rubric (without lines telling people which keys to press), ``{task}`` its name,
 - ``{labels}`` the allowed answers, comma-separated, ``{options}`` the same described one per
   line (ordinal anchors included),
 - pairwise only: ``{first}`` / ``{second}`` the two outputs in the order shown.
+
+A task of several criteria (issue 11) is asked in one call per item unless the labeler says
+``per_criterion``: ``{options}`` then describes every criterion (its own rubric, options and whether
+a rationale is wanted) and the answer is one JSON object with a member per criterion
+(`label_schema`). With ``per_criterion`` (or for a one-question task) each call is about one
+criterion, through the task's view of it (``Task.criterion(name)``).
 
 Only ``{identifier}`` is a placeholder: other braces (a JSON example) pass through unchanged, and
 ``{{`` / ``}}`` give literal braces. An unknown placeholder is an error naming it and the known
@@ -18,6 +24,7 @@ ones. For a pairwise task rendered with shown order "21" the two outputs swap pl
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from labelgate.labelers import LabelerConfig
 from labelgate.tasks import Task
@@ -68,14 +75,39 @@ def pairwise_pair(task: Task, fields: dict) -> tuple[str, str]:
         f"this item has {', '.join(fields) or 'no fields'}")
 
 
+def has_pairwise(task: Task) -> bool:
+    """Whether an item of the task is a pair of outputs (a criterion compares them)."""
+    return any(c.kind == "pairwise" for c in task.criteria)
+
+
+def is_joint(task: Task) -> bool:
+    """Whether one call answers several criteria (a task of several criteria, not a view of one)."""
+    return len(task.criteria) > 1
+
+
 def shown_orders(task: Task, config: LabelerConfig) -> list[str | None]:
     """The presentation orders to ask for: both for a pairwise labeler with both_orders."""
-    if task.kind != "pairwise":
+    if not has_pairwise(task):
         return [None]
     return ["12", "21"] if config.both_orders else ["12"]
 
 
 def describe_options(task: Task) -> str:
+    if is_joint(task):
+        blocks = []
+        for c in task.criteria:
+            view = task.criterion(c.name)
+            lines = [f"{c.name} ({c.kind}{'' if c.required else ', optional'}):"]
+            if c.rubric:
+                lines.append(c.rubric)
+            if c.show_if:
+                values = c.show_if.get("in") or [c.show_if.get("equals")]
+                lines.append(f"Answer only when {c.show_if['criterion']} is {' or '.join(values)}; otherwise null.")
+            lines.append(describe_options(replace(view, rubric="")))
+            if c.rationale != "off":
+                lines.append(f"Give a short rationale ({c.rationale}).")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
     if task.kind == "pairwise":
         text = {"1": "1 = the first output is better", "2": "2 = the second output is better",
                 "tie": "tie = neither is better"}
@@ -89,6 +121,8 @@ def describe_options(task: Task) -> str:
 
 
 def _values(task: Task) -> str:
+    if is_joint(task):
+        return "; ".join(f"{c.name}: {_values(task.criterion(c.name))}" for c in task.criteria)
     if task.kind == "continuous":
         return task.describe_values()
     return ", ".join(task.labels)
@@ -96,6 +130,8 @@ def _values(task: Task) -> str:
 
 def default_template(task: Task) -> str:
     """The template used when a labeler has none."""
+    if is_joint(task):
+        return "Task: {task}\n\nRubric:\n{rubric}\n\n{item}\n\nCriteria:\n{options}"
     if task.kind == "pairwise":
         return ("Task: {task}\n\nRubric:\n{rubric}\n\n{item}\n\nWhich output is better?\n{options}\n\n"
                 "Answer with one of: {labels}.")
@@ -104,28 +140,39 @@ def default_template(task: Task) -> str:
 
 def _values_map(task: Task, fields: dict, shown_order: str | None) -> dict[str, str]:
     fields = {k: "" if v is None else str(v) for k, v in fields.items()}
-    if task.kind == "pairwise":
+    pairwise = has_pairwise(task)
+    if pairwise:
         a, b = pairwise_pair(task, fields)
         if shown_order == "21":
             fields[a], fields[b] = fields[b], fields[a]
     values = {k: v for k, v in fields.items() if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)}
     cols = shown_fields(task, fields)
-    if task.kind == "pairwise":
+    if pairwise:
         a, b = pairwise_pair(task, fields)
         values["first"], values["second"] = fields[a], fields[b]
         blocks = [f"{c}:\n{fields[c]}" for c in cols if c not in (a, b)]
         blocks += [f"Output 1:\n{fields[a]}", f"Output 2:\n{fields[b]}"]
     else:
         blocks = [f"{c}:\n{fields[c]}" for c in cols]
-    values.update(item="\n\n".join(blocks), rubric=task.rubric or "(none)", task=task.name,
+    values.update(item="\n\n".join(blocks), rubric=model_rubric(task) or "(none)", task=task.name,
                   labels=_values(task), options=describe_options(task))
     return values
+
+
+_KEY_LINE = re.compile(r"^\W*(keys?|shortcuts?|keyboard)\W*:", re.IGNORECASE)
+
+
+def model_rubric(task: Task) -> str:
+    """The rubric as a model reads it: without the lines that tell people which keys to press
+    ("Keys: 1 first output shown, ... S skip, F flag"), which mean nothing to a model."""
+    lines = [ln for ln in (task.rubric or "").splitlines() if not _KEY_LINE.match(ln)]
+    return "\n".join(lines).strip()
 
 
 def check_template(template: str, task: Task, field_names) -> None:
     """Raise PromptTemplateError if `template` uses a placeholder items of the task lack."""
     known = set(SPECIAL) | set(field_names)
-    if task.kind == "pairwise":
+    if has_pairwise(task):
         known |= set(PAIRWISE_SPECIAL)
     unknown = [p for p in placeholders(template) if p not in known]
     if unknown:
@@ -155,8 +202,34 @@ def render(template: str, task: Task, fields: dict, *, shown_order: str | None =
     return _PLACEHOLDER.sub(sub, template)
 
 
+def examples_block(task: Task, examples: list[tuple[dict, str]]) -> str:
+    """Labeled examples (item fields, gold label) as text, for the head of a few-shot template.
+
+    Each example shows the item as ``{item}`` does (pairwise: in the order 12) and its label. The
+    braces of item text are doubled, so the block can be put into a template and rendered as is.
+    """
+    parts = ["Examples labeled by experts (for reference; label the item after them):"]
+    for n, (fields, label) in enumerate(examples, start=1):
+        item = _values_map(task, fields, "12" if has_pairwise(task) else None)["item"]
+        parts.append(f"Example {n}:\n{item}\n\nLabel: {label}")
+    return "\n\n".join(parts).replace("{", "{{").replace("}", "}}")
+
+
+JOINT_SYSTEM_PROMPT = (
+    "You are a careful expert annotator. Follow the rubric exactly. Answer every criterion. Reply with one "
+    "JSON object and nothing else, with a member per criterion: {{{members}}}, each an object "
+    '{{"label": <its answer>, "confidence": <a number from 0 to 1: how likely your label is correct>{why}}}; a '
+    "criterion asked only under a condition that does not hold is null."
+)
+RATIONALE_SYSTEM = ' Add "rationale": <one or two sentences: why>.'
+
+
 def system_prompt(task: Task) -> str:
-    return SYSTEM_PROMPT.format(values=_values(task))
+    if is_joint(task):
+        why = ', "rationale": <why, one or two sentences>' if any(c.rationale != "off" for c in task.criteria) else ""
+        return JOINT_SYSTEM_PROMPT.format(members=", ".join(f'"{c.name}"' for c in task.criteria), why=why)
+    base = SYSTEM_PROMPT.format(values=_values(task))
+    return base + RATIONALE_SYSTEM if task.criteria[0].rationale != "off" else base
 
 
 def label_schema(task: Task) -> dict:
@@ -165,11 +238,17 @@ def label_schema(task: Task) -> dict:
     Written for OpenAI strict mode (every property required, no additional properties); ranges go
     in descriptions because strict mode does not enforce minimum/maximum everywhere.
     """
+    if is_joint(task):
+        props = {}
+        for c in task.criteria:
+            one = label_schema(task.criterion(c.name))
+            props[c.name] = {"anyOf": [one, {"type": "null"}]} if c.show_if or not c.required else one
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
     if task.kind == "continuous":
         label = {"type": "number", "description": task.describe_values()}
     else:
         label = {"type": "string", "enum": list(task.labels)}
-    return {
+    out = {
         "type": "object",
         "properties": {
             "label": label,
@@ -178,3 +257,7 @@ def label_schema(task: Task) -> dict:
         "required": ["label", "confidence"],
         "additionalProperties": False,
     }
+    if task.criteria[0].rationale != "off":
+        out["properties"]["rationale"] = {"type": "string", "description": "why, in one or two sentences"}
+        out["required"].append("rationale")
+    return out

@@ -52,9 +52,9 @@ from dataclasses import asdict, dataclass, field, replace
 import pandas as pd
 
 from labelgate.labelers import LabelerConfig
-from labelgate.llm.parse import parse_answer
+from labelgate.llm.parse import parse_answer, parse_answers
 from labelgate.llm.pricing import estimate_cost
-from labelgate.llm.prompts import check_template, label_schema, render, shown_orders, system_prompt
+from labelgate.llm.prompts import check_template, is_joint, label_schema, render, shown_orders, system_prompt
 from labelgate.llm.providers import CallFailure, Completion, Provider, Request, make_provider
 from labelgate.llm.ratelimit import RateLimiter
 from labelgate.llm.secrets import resolve_api_key, scrub
@@ -121,7 +121,8 @@ class RunPlan:
 
     @property
     def n_calls(self) -> int:
-        return len(self.units) * self.config.n_samples * len(shown_orders(self.task, self.config))
+        per_unit = sum(len(shown_orders(g, self.config)) for g, _ in call_groups(self.task, self.config))
+        return len(self.units) * self.config.n_samples * per_unit
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,9 @@ class _Call:
     sample_index: int
     shown_order: str | None
     key: tuple
-    record: dict | None = None     # the llm_calls row that answers it (fresh or cached)
-    outcome: str | None = None     # labeled | cached | failed
+    group: int = 0                 # which of call_groups() it asks
+    records: dict = field(default_factory=dict)    # criterion -> the llm_calls row that answers it
+    outcomes: dict = field(default_factory=dict)   # criterion -> labeled | cached | failed
 
 
 @dataclass
@@ -408,35 +410,43 @@ def _safe_callback(cb: ProgressCallback, p: Progress) -> None:
 async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State, provider: Provider,
                    progress: ProgressCallback | None, cancel: threading.Event) -> tuple[str, str | None]:
     task, config = plan.task, plan.config
-    orders = shown_orders(task, config)
-    spec = task.spec_hash()
     version = config.version          # a hash: computed once, not per item
-    base = {"run_id": st.run_id, "task_id": task.task_id, "labeler": config.name, "version": version,
-            "task_spec": spec}
+    # What one call asks: the task's one criterion; every criterion of a task of several (one JSON
+    # object back); or, with config.per_criterion, each criterion in a call of its own.
+    groups = call_groups(task, config)
+    bases = [{"run_id": st.run_id, "task_id": task.task_id, "labeler": config.name, "version": version,
+              "task_spec": gtask.spec_hash()} for gtask, _ in groups]
 
     # Every call of the plan, keyed for the cache.
     calls: list[_Call] = []
     unit_calls: list[list[_Call]] = []
     for ui, unit in enumerate(plan.units):
         mine = []
-        for s in range(config.n_samples):
-            for order in orders:
-                c = _Call(ui, s, order, (unit.content_hash, unit.cache_scope, s, order))
-                mine.append(c)
-                calls.append(c)
+        for g, (gtask, _) in enumerate(groups):
+            for s in range(config.n_samples):
+                for order in shown_orders(gtask, config):
+                    c = _Call(ui, s, order, (g, unit.content_hash, unit.cache_scope, s, order), group=g)
+                    mine.append(c)
+                    calls.append(c)
         unit_calls.append(mine)
 
-    # Answers already paid for.
-    cache: dict[tuple, dict] = {}
+    # Answers already paid for: per group, per key, the stored answer of each criterion it asks.
+    cache: dict[tuple, dict[str, dict]] = defaultdict(dict)
     if plan.units:
         keys = pd.DataFrame({"content_hash": [u.content_hash for u in plan.units],
                              "cache_scope": [u.cache_scope for u in plan.units]})
-        cached = await asyncio.to_thread(store.load_cache, db, task.task_id, version, spec, keys)
-        for rec in cached.to_dict("records"):
-            if rec["status"] == "invalid" and plan.retry_invalid:
-                continue
-            order = rec["shown_order"] if isinstance(rec["shown_order"], str) else None
-            cache[(rec["content_hash"], rec["cache_scope"], int(rec["sample_index"]), order)] = _clean(rec)
+        for g, (_gtask, names) in enumerate(groups):
+            for name in names:
+                cached = await asyncio.to_thread(store.load_cache, db, task.task_id, version,
+                                                 bases[g]["task_spec"], keys, criterion=name)
+                for rec in cached.to_dict("records"):
+                    order = rec["shown_order"] if isinstance(rec["shown_order"], str) else None
+                    cache[(g, rec["content_hash"], rec["cache_scope"], int(rec["sample_index"]), order)][name] = \
+                        _clean(rec)
+    # a key is answered when a call of it was stored (a criterion it left out was not applicable);
+    # `retry_invalid` asks again where one of its criteria got no valid answer
+    answered = {k: parts for k, parts in cache.items()
+                if not (plan.retry_invalid and any(r["status"] == "invalid" for r in parts.values()))}
 
     remaining = [len(c) for c in unit_calls]
     by_key: dict[tuple, list[_Call]] = defaultdict(list)
@@ -455,27 +465,35 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     def finish_unit(ui: int) -> None:
         unit = plan.units[ui]
         mine = unit_calls[ui]
-        ok = [c for c in mine if c.record["status"] == "ok"]
         agree: dict[tuple, float] = {}
         if config.n_samples > 1:
-            for order in orders:
-                vals = Counter(c.record["value"] for c in ok if c.shown_order == order)
+            votes: dict[tuple, Counter] = defaultdict(Counter)
+            for c in mine:
+                for name, rec in c.records.items():
+                    if rec["status"] == "ok":
+                        votes[(name, c.shown_order)][rec["value"]] += 1
+            for (name, order), vals in votes.items():
                 n = sum(vals.values())
                 for v, k in vals.items():
-                    agree[(order, v)] = k / n
+                    agree[(name, order, v)] = k / n
+        all_ok = True
         for c in mine:
-            rec = c.record
-            st.items_buf.append({"run_id": st.run_id, "item_id": unit.item_id, "batch": unit.batch,
-                                 "sample_index": c.sample_index, "shown_order": c.shown_order,
-                                 "outcome": c.outcome, "call_id": rec["call_id"],
-                                 "error": rec["error"] if c.outcome == "failed" else None})
-            if rec["status"] == "ok":
-                conf = agree.get((c.shown_order, rec["value"]), rec["confidence"]) if agree else rec["confidence"]
-                st.labels_buf.append({"task_id": task.task_id, "item_id": unit.item_id, "labeler": config.name,
-                                      "version": version, "batch": unit.batch,
-                                      "sample_index": c.sample_index, "shown_order": c.shown_order,
-                                      "value": rec["value"], "value_num": rec["value_num"], "confidence": conf})
-        if len(ok) == len(mine):
+            for name, rec in c.records.items():
+                outcome = c.outcomes[name]
+                all_ok &= rec["status"] == "ok"
+                st.items_buf.append({"run_id": st.run_id, "item_id": unit.item_id, "batch": unit.batch,
+                                     "sample_index": c.sample_index, "shown_order": c.shown_order,
+                                     "outcome": outcome, "call_id": rec["call_id"], "criterion": name,
+                                     "error": rec["error"] if outcome == "failed" else None})
+                if rec["status"] == "ok":
+                    conf = agree.get((name, c.shown_order, rec["value"]), rec["confidence"]) if agree \
+                        else rec["confidence"]
+                    st.labels_buf.append({"task_id": task.task_id, "item_id": unit.item_id, "labeler": config.name,
+                                          "version": version, "batch": unit.batch,
+                                          "sample_index": c.sample_index, "shown_order": c.shown_order,
+                                          "value": rec["value"], "value_num": rec["value_num"], "confidence": conf,
+                                          "criterion": name, "rationale": rec.get("rationale")})
+        if all_ok:
             st.done += 1
         else:
             st.failed += 1
@@ -483,31 +501,32 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             flush_needed.set()
         report()
 
-    def resolve(c: _Call, record: dict, outcome: str) -> None:
-        c.record, c.outcome = record, outcome
+    def resolve(c: _Call, records: dict[str, dict], outcomes: dict[str, str]) -> None:
+        c.records, c.outcomes = records, outcomes
         remaining[c.unit_index] -= 1
         if remaining[c.unit_index] == 0:
             finish_unit(c.unit_index)
 
     for c in calls:
-        hit = cache.get(c.key)
+        hit = answered.get(c.key)
         if hit is not None:
             st.cached += 1
-            resolve(c, hit, "cached" if hit["status"] == "ok" else "failed")
+            resolve(c, hit, {n: "cached" if r["status"] == "ok" else "failed" for n, r in hit.items()})
             continue
         by_key[c.key].append(c)
         if len(by_key[c.key]) == 1:
             queue.put_nowait(c.key)
 
     limiter = RateLimiter(rpm=options.rpm, tpm=options.tpm, burst_seconds=options.burst_seconds)
-    system = system_prompt(task)
-    schema = label_schema(task)
+    systems = [system_prompt(gtask) for gtask, _ in groups]
+    schemas = [label_schema(gtask) for gtask, _ in groups]
     stop = asyncio.Event()
 
-    async def one_call(key: tuple) -> dict:
+    async def one_call(key: tuple) -> dict[str, dict]:
         c0 = by_key[key][0]
         unit = plan.units[c0.unit_index]
-        record = dict(base, call_id=uuid.uuid4().hex, cache_scope=unit.cache_scope, item_id=unit.item_id,
+        names = groups[c0.group][1]
+        record = dict(bases[c0.group], call_id=uuid.uuid4().hex, cache_scope=unit.cache_scope, item_id=unit.item_id,
                       content_hash=unit.content_hash, sample_index=c0.sample_index, shown_order=c0.shown_order)
         try:
             return await send(record, unit, c0)
@@ -517,10 +536,12 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             log.exception("run %s: unexpected error on item %s", st.run_id, unit.item_id)
             record.update(status="error", error=scrub(f"{type(exc).__name__}: {exc}"[:500]), attempts=1,
                           cost_usd=0.0)
-            return record
+            return _per_criterion(record, names)
 
-    async def send(record: dict, unit: Unit, c0: _Call) -> dict:
-        user = render(config.prompt_template, task, unit.fields, shown_order=c0.shown_order)
+    async def send(record: dict, unit: Unit, c0: _Call) -> dict[str, dict]:
+        gtask, names = groups[c0.group]
+        system, schema = systems[c0.group], schemas[c0.group]
+        user = render(config.prompt_template, gtask, unit.fields, shown_order=c0.shown_order)
         req = Request(system, user, schema, config.max_tokens, config.temperature)
         est = (len(system) + len(user)) // 4 + config.max_tokens
         attempts = 0
@@ -534,7 +555,12 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
                 # waits for the cancelled call to finish, and an HTTP stack that defers cancellation
                 # (a shielded cleanup) would then hold the worker, and the run, forever.
                 attempt_task = asyncio.ensure_future(provider.complete(req))
-                finished, _ = await asyncio.wait({attempt_task}, timeout=options.timeout * 1.5 + 1)
+                attempt_task.add_done_callback(_retrieve)
+                try:
+                    finished, _ = await asyncio.wait({attempt_task}, timeout=options.timeout * 1.5 + 1)
+                except asyncio.CancelledError:  # the run was cancelled: this attempt's answer is not wanted
+                    attempt_task.cancel()
+                    raise
                 if not finished:
                     attempt_task.cancel()  # left to wind down on its own
                     raise CallFailure("retryable", "timeout: no response within the client timeout")
@@ -554,11 +580,11 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
                 reason = f.message if f.kind != "retryable" else f"{f.message} (gave up after {attempts} attempts)"
                 record.update(status="error", error=scrub(reason), attempts=attempts,
                               latency_ms=(time.monotonic() - t_start) * 1000, cost_usd=0.0)
-                return record
+                return _per_criterion(record, names)
             latency = (time.monotonic() - t0) * 1000
             st.requests = provider.sent
             limiter.settle(est, (completion.tokens_in or 0) + (completion.tokens_out or 0))
-            return _answered(record, completion, task, config, c0.shown_order, attempts, latency, st)
+            return _answered(record, completion, gtask, names, config, c0.shown_order, attempts, latency, st)
 
     async def worker() -> None:
         while not stop.is_set():
@@ -566,17 +592,20 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
                 key = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await one_call(key)
-            st.calls_buf.append(record)
+            records = await one_call(key)
+            # a criterion already answered validly under this key keeps that answer (a retry of the
+            # others): the same key is never stored twice with status ok
+            kept = {n: r for n, r in cache.get(key, {}).items() if r["status"] == "ok"}
+            fresh = {n: r for n, r in records.items() if n not in kept}
+            st.calls_buf.extend(fresh.values())
+            records = {**fresh, **kept}
             followers = by_key[key]
             for i, c in enumerate(followers):
-                if record["status"] == "ok":
-                    outcome = "labeled" if i == 0 else "cached"
-                else:
-                    outcome = "failed"
+                outcomes = {n: ("failed" if r["status"] != "ok" else "labeled" if i == 0 and n in fresh
+                                else "cached") for n, r in records.items()}
                 if i > 0:
                     st.cached += 1
-                resolve(c, record, outcome)
+                resolve(c, records, outcomes)
 
     async def flusher() -> None:
         while True:
@@ -625,6 +654,14 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     return "done", None
 
 
+def _retrieve(attempt: asyncio.Future) -> None:
+    """Read the outcome of an ended attempt, so that one nobody awaits any more (abandoned past its
+    deadline, or cut by a cancel and then by the client's close) is not logged by asyncio as
+    "Task exception was never retrieved"; the runner has recorded that call its own way."""
+    if not attempt.cancelled():
+        attempt.exception()
+
+
 def _clean(rec: dict) -> dict:
     out = {}
     for k, v in rec.items():
@@ -642,8 +679,33 @@ def _backoff(attempt: int, retry_after: float | None, options: RunOptions) -> fl
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _answered(record: dict, completion: Completion, task: Task, config: LabelerConfig, shown_order,
-              attempts: int, latency_ms: float, st: _State) -> dict:
+def call_groups(task: Task, config: LabelerConfig) -> list[tuple[Task, tuple[str, ...]]]:
+    """What each call of an item asks: (the task or view rendered, the criteria it answers).
+
+    A one-question task (or a view of one criterion): one call about it. A task of several
+    criteria: one call answering all of them in one JSON object, or, when the labeler says
+    `per_criterion`, a call per criterion through the task's view of it."""
+    if not is_joint(task):
+        return [(task, (task.criterion_name,))]
+    if config.per_criterion:
+        return [(task.criterion(n), (n,)) for n in task.criterion_names]
+    return [(task, tuple(task.criterion_names))]
+
+
+def _per_criterion(record: dict, names) -> dict[str, dict]:
+    """A call's record as one llm_calls row per criterion it asks (each with its own call id; the
+    request's tokens and cost on the first only, so that sums count the request once)."""
+    out = {}
+    for k, name in enumerate(names):
+        rec = dict(record, criterion=name)
+        if k:
+            rec.update(call_id=f"{record['call_id']}-{k}", tokens_in=0, tokens_out=0, cost_usd=0.0)
+        out[name] = rec
+    return out
+
+
+def _answered(record: dict, completion: Completion, task: Task, names, config: LabelerConfig, shown_order,
+              attempts: int, latency_ms: float, st: _State) -> dict[str, dict]:
     cost = estimate_cost(config.model, completion.tokens_in, completion.tokens_out, config.provider)
     st.tokens_in += completion.tokens_in or 0
     st.tokens_out += completion.tokens_out or 0
@@ -653,20 +715,39 @@ def _answered(record: dict, completion: Completion, task: Task, config: LabelerC
     if completion.refusal:
         record.update(status="invalid", raw_response=scrub(completion.refusal),
                       error=scrub(f"refusal: {completion.refusal}"[:500]))
-        return record
-    parsed = parse_answer(completion.text, task, shown_order=shown_order, logprobs=completion.logprobs)
-    conf, source = parsed.confidence
-    record.update(raw_response=scrub(completion.text), raw_label=scrub(parsed.raw_label),
-                  conf_verbalized=parsed.conf_verbalized, conf_logprob=parsed.conf_logprob)
-    if parsed.ok:
-        record.update(status="ok", value=parsed.value, value_num=parsed.value_num, confidence=conf,
-                      confidence_source=source)
+        return _per_criterion(record, names)
+    if is_joint(task):
+        parsed_by = parse_answers(completion.text, task, shown_order=shown_order)
     else:
-        reason = parsed.error
-        if completion.finish_reason in ("length", "max_tokens"):
-            reason += " (the answer was cut at max_tokens)"
-        record.update(status="invalid", error=scrub(reason))
-    return record
+        parsed_by = {names[0]: parse_answer(completion.text, task, shown_order=shown_order,
+                                            logprobs=completion.logprobs)}
+    record.update(raw_response=scrub(completion.text))
+    out = _per_criterion(record, names)
+    for name in names:
+        parsed = parsed_by.get(name)
+        if parsed is None:   # a conditional or optional criterion the model left out: no answer, no row
+            del out[name]
+            continue
+        rec = out[name]
+        conf, source = parsed.confidence
+        rec.update(raw_label=scrub(parsed.raw_label), conf_verbalized=parsed.conf_verbalized,
+                   conf_logprob=parsed.conf_logprob, rationale=scrub(parsed.rationale))
+        if parsed.ok:
+            rec.update(status="ok", value=parsed.value, value_num=parsed.value_num, confidence=conf,
+                       confidence_source=source)
+        else:
+            reason = parsed.error
+            if completion.finish_reason in ("length", "max_tokens"):
+                reason += " (the answer was cut at max_tokens)"
+            rec.update(status="invalid", error=scrub(reason))
+    if not out:   # nothing applicable was answered: keep the call (its cost) on the first criterion
+        first = _per_criterion(record, names[:1])
+        first[names[0]].update(status="invalid", error="no criterion answered")
+        return first
+    if names[0] not in out:   # the request's tokens and cost stay on a stored row
+        k = next(iter(out))
+        out[k].update(tokens_in=record["tokens_in"], tokens_out=record["tokens_out"], cost_usd=record["cost_usd"])
+    return out
 
 
 def run_sync(db: Database, plan: RunPlan, options: RunOptions = RunOptions(), **kwargs) -> Progress:

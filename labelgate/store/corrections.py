@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from labelgate.store.db import Database, fetch_one
+from labelgate.tasks import DEFAULT_CRITERION
 
 
 def save_correction(db: Database, *, task_id: int, labeler: str, labeler_version: str, method: str, params: dict,
-                    gold_version: str, n_fit: int, cv_metrics: list[dict] | None, created_by: str) -> int:
+                    gold_version: str, n_fit: int, cv_metrics: list[dict] | None, created_by: str,
+                    gold_release: int | None = None, criterion: str = DEFAULT_CRITERION) -> int:
+    """Append a correction of `criterion`'s labels fitted on gold `gold_version` of release `gold_release`
+    (None: the draft)."""
     with db.transaction() as con:
         (cid,) = fetch_one(
             con,
             "INSERT INTO corrections (task_id, labeler, labeler_version, method, params, gold_version, n_fit,"
-            " cv_metrics, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING correction_id",
+            " cv_metrics, created_by, gold_release, criterion) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING correction_id",
             [task_id, labeler, labeler_version, method, json.dumps(params), gold_version, n_fit,
-             json.dumps(cv_metrics) if cv_metrics is not None else None, created_by])
+             json.dumps(cv_metrics) if cv_metrics is not None else None, created_by, gold_release, criterion])
     return cid
 
 
-def current_correction(db: Database, task_id: int, labeler: str, labeler_version: str) -> dict | None:
-    """The latest correction of this labeler version (params decoded), or None."""
+def current_correction(db: Database, task_id: int, labeler: str, labeler_version: str, *,
+                       criterion: str = DEFAULT_CRITERION) -> dict | None:
+    """The latest correction of this labeler version's labels of `criterion` (params decoded), or None."""
     with db.connect() as con:
         df = con.execute(
-            "SELECT * FROM corrections WHERE task_id = ? AND labeler = ? AND labeler_version = ?"
-            " ORDER BY correction_id DESC LIMIT 1", [task_id, labeler, labeler_version]).df()
+            "SELECT * FROM corrections WHERE task_id = ? AND labeler = ? AND labeler_version = ? AND criterion = ?"
+            " ORDER BY correction_id DESC LIMIT 1", [task_id, labeler, labeler_version, criterion]).df()
     if df.empty:
         return None
     row = df.iloc[0].to_dict()
     row["params"] = json.loads(row["params"])
     row["cv_metrics"] = json.loads(row["cv_metrics"]) if row["cv_metrics"] else None
+    row["gold_release"] = None if pd.isna(row["gold_release"]) else int(row["gold_release"])
     return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from labelgate.labelers import LabelerConfig
+from labelgate.labelers import LabelerConfig, without_secrets
 from labelgate.store.db import Database, fetch_one
 
 _COLUMNS = (
@@ -19,6 +19,7 @@ _COLUMNS = (
     "n_samples",
     "both_orders",
     "api_key_env",
+    "per_criterion",
 )
 
 
@@ -52,8 +53,10 @@ _LATEST = """
 
 def _config(row: dict) -> LabelerConfig:
     # SQL NULLs arrive from DataFrames as NaN, which is truthy: make them None again
-    return LabelerConfig(**{c: (None if not isinstance(row[c], str) and pd.isna(row[c]) else row[c])
-                            for c in _COLUMNS})
+    values = {c: (None if not isinstance(row[c], str) and pd.isna(row[c]) else row[c]) for c in _COLUMNS}
+    if values["base_url"]:  # a row saved before secrets in base URLs were refused is never used or shown with one
+        values["base_url"] = without_secrets(values["base_url"])
+    return LabelerConfig(**values)
 
 
 def current_labelers(db: Database, task_id: int) -> list[LabelerConfig]:
@@ -78,10 +81,12 @@ def get_labeler(db: Database, task_id: int, name: str) -> LabelerConfig:
 def labeler_history(db: Database, task_id: int, name: str) -> pd.DataFrame:
     """Every version the labeler has had, newest first."""
     with db.connect() as con:
-        return con.execute(
+        df = con.execute(
             "SELECT * FROM labeler_versions WHERE task_id = ? AND name = ? ORDER BY created_at DESC, rowid DESC",
             [task_id, name],
         ).df()
+    df["base_url"] = [without_secrets(u) if isinstance(u, str) and u else u for u in df["base_url"]]
+    return df
 
 
 def current_versions(db: Database, task_id: int) -> pd.DataFrame:

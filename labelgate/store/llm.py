@@ -20,14 +20,15 @@ RESERVED_BATCHES = ("calibration", "anchor")
 CALL_COLUMNS = ("call_id", "run_id", "task_id", "labeler", "version", "task_spec", "cache_scope", "item_id",
                 "content_hash", "sample_index", "shown_order", "status", "value", "value_num", "raw_label",
                 "confidence", "confidence_source", "conf_verbalized", "conf_logprob", "raw_response",
-                "tokens_in", "tokens_out", "latency_ms", "cost_usd", "attempts", "error")
+                "tokens_in", "tokens_out", "latency_ms", "cost_usd", "attempts", "error", "criterion", "rationale")
 _CALL_TYPES = {"run_id": "INTEGER", "task_id": "INTEGER", "sample_index": "INTEGER", "value_num": "DOUBLE",
                "confidence": "DOUBLE", "conf_verbalized": "DOUBLE", "conf_logprob": "DOUBLE",
                "tokens_in": "INTEGER", "tokens_out": "INTEGER", "latency_ms": "DOUBLE", "cost_usd": "DOUBLE",
                "attempts": "INTEGER"}
-RUN_ITEM_COLUMNS = ("run_id", "item_id", "batch", "sample_index", "shown_order", "outcome", "call_id", "error")
+RUN_ITEM_COLUMNS = ("run_id", "item_id", "batch", "sample_index", "shown_order", "outcome", "call_id", "error",
+                    "criterion")
 LABEL_COLUMNS = ("task_id", "item_id", "labeler", "version", "batch", "sample_index", "shown_order", "value",
-                 "value_num", "confidence")
+                 "value_num", "confidence", "criterion", "rationale")
 COUNTERS = ("n_labeled", "n_failed", "n_cached", "n_requests", "tokens_in", "tokens_out", "cost_usd")
 
 
@@ -113,8 +114,9 @@ def create_run(db: Database, *, task_id: int, labeler: str, version: str, item_s
     return run_id
 
 
-def load_cache(db: Database, task_id: int, version: str, task_spec: str, keys: pd.DataFrame) -> pd.DataFrame:
-    """Answered calls (status ok or invalid) for the (content_hash, cache_scope) pairs in `keys`.
+def load_cache(db: Database, task_id: int, version: str, task_spec: str, keys: pd.DataFrame, *,
+               criterion: str) -> pd.DataFrame:
+    """Answered calls (status ok or invalid) of `criterion` for the (content_hash, cache_scope) pairs in `keys`.
 
     One row per cache key (content_hash, cache_scope, sample_index, shown_order): the latest
     'ok' answer if there is one, else the latest 'invalid' one.
@@ -127,8 +129,9 @@ def load_cache(db: Database, task_id: int, version: str, task_spec: str, keys: p
             " SELECT c.*, row_number() OVER (PARTITION BY c.content_hash, c.cache_scope, c.sample_index,"
             "   c.shown_order ORDER BY (c.status = 'ok') DESC, c.created_at DESC) AS rn"
             " FROM llm_calls c JOIN wanted w ON c.content_hash = w.content_hash AND c.cache_scope = w.cache_scope"
-            " WHERE c.task_id = ? AND c.version = ? AND c.task_spec = ? AND c.status IN ('ok', 'invalid')"
-            ") WHERE rn = 1", [task_id, version, task_spec]).df()
+            " WHERE c.task_id = ? AND c.version = ? AND c.task_spec = ? AND c.criterion = ?"
+            "  AND c.status IN ('ok', 'invalid')"
+            ") WHERE rn = 1", [task_id, version, task_spec, criterion]).df()
 
 
 def flush_run(db: Database, run_id: int, *, calls: list[dict], run_items: list[dict], labels: list[dict],
@@ -162,7 +165,7 @@ def flush_run(db: Database, run_id: int, *, calls: list[dict], run_items: list[d
                 "  SELECT 1 FROM llm_labels l WHERE l.source = 'run' AND l.task_id = f.task_id::INTEGER"
                 "  AND l.item_id = f.item_id::VARCHAR AND l.labeler = f.labeler::VARCHAR"
                 "  AND l.version = f.version::VARCHAR AND l.batch = f.batch::VARCHAR"
-                "  AND l.sample_index = f.sample_index::INTEGER"
+                "  AND l.sample_index = f.sample_index::INTEGER AND l.criterion = f.criterion::VARCHAR"
                 "  AND l.shown_order IS NOT DISTINCT FROM f.shown_order::VARCHAR)")
             con.unregister("labels_frame")
         _update_counters(con, run_id, counters)

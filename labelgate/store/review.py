@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from labelgate.store.db import Database
+from labelgate.tasks import DEFAULT_CRITERION
 
 
-def adjudication_history(db: Database, task_id: int, item_id: str) -> pd.DataFrame:
-    """Every adjudication of the item, newest first (the first row is the item's gold)."""
+def adjudication_history(db: Database, task_id: int, item_id: str, *,
+                         criterion: str = DEFAULT_CRITERION) -> pd.DataFrame:
+    """Every adjudication of the item's `criterion`, newest first (the first row is its gold)."""
     with db.connect() as con:
         return con.execute(
             "SELECT value, decided_by, reason, created_at FROM adjudications WHERE task_id = ? AND item_id = ?"
-            " ORDER BY created_at DESC", [task_id, item_id]).df()
+            " AND criterion = ? ORDER BY created_at DESC", [task_id, item_id, criterion]).df()

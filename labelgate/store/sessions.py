@@ -16,9 +16,13 @@ def _digest(token: str) -> str:
 
 
 def create_session(db: Database, user: User, *, hours: float = SESSION_HOURS) -> str:
-    """A new random token for `user`, valid for `hours`; only its hash is stored."""
+    """A new random token for `user`, valid for `hours`; only its hash is stored.
+
+    Sessions that have expired or were logged out are deleted here: they can never be used again.
+    """
     token = secrets.token_urlsafe(32)
     with db.transaction() as con:
+        con.execute("DELETE FROM sessions WHERE expires_at <= now() OR revoked_at IS NOT NULL")
         con.execute("INSERT INTO sessions (token_sha256, user_name, expires_at)"
                     " VALUES (?, ?, now() + to_microseconds(CAST(? * 3600e6 AS BIGINT)))",
                     [_digest(token), user.name, hours])

@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from labelgate.ui.figures import text
+
 BLOCKED = "#d62728"
 
 
@@ -13,9 +15,9 @@ def _blocked_marks(fig: go.Figure, frame: pd.DataFrame, y: pd.Series, *, row=Non
     b = frame[frame["blocked"]]
     if b.empty:
         return
-    trace = go.Scatter(x=b["batch"], y=y.loc[b.index], mode="markers", name="blocked batch",
+    trace = go.Scatter(x=b["batch"].map(text), y=y.loc[b.index], mode="markers", name="blocked batch",
                        marker={"symbol": "x", "size": 12, "color": BLOCKED, "line": {"width": 2}},
-                       hovertext=["<br>".join(r) for r in b["breaches"]], hoverinfo="text+x",
+                       hovertext=["<br>".join(text(x) for x in r) for r in b["breaches"]], hoverinfo="text+x",
                        showlegend=row in (None, 1))
     if row is None:
         fig.add_trace(trace)
@@ -31,11 +33,11 @@ def _layout(fig: go.Figure, title: str, height: int = 320) -> go.Figure:
     return fig
 
 
-def _threshold(fig: go.Figure, value, text: str, *, row=None, col=None) -> None:
+def _threshold(fig: go.Figure, value, label: str, *, row=None, col=None) -> None:
     if value is None:
         return
     kw = {"row": row, "col": col} if row is not None else {}
-    fig.add_hline(y=value, line={"dash": "dash", "color": BLOCKED, "width": 1}, annotation_text=text,
+    fig.add_hline(y=value, line={"dash": "dash", "color": BLOCKED, "width": 1}, annotation_text=text(label),
                   annotation_position="top left", **kw)
 
 
@@ -44,9 +46,11 @@ def distribution_figure(frame: pd.DataFrame, counts: pd.DataFrame, thresholds) -
     if not counts.empty:
         share = counts.div(counts.sum(axis=1), axis=0)
         for label in share.columns:
-            fig.add_trace(go.Bar(x=list(share.index), y=share[label], name=f"label {label}", opacity=0.75),
+            fig.add_trace(go.Bar(x=[text(b) for b in share.index], y=share[label], name=f"label {text(label)}",
+                                 opacity=0.75),
                           secondary_y=False)
-    fig.add_trace(go.Scatter(x=frame["batch"], y=frame["entropy"], name="entropy (bits)", mode="lines+markers",
+    fig.add_trace(go.Scatter(x=frame["batch"].map(text), y=frame["entropy"], name="entropy (bits)",
+                             mode="lines+markers",
                              line={"color": "black"}), secondary_y=True)
     _blocked_marks(fig, frame, frame["entropy"].fillna(0))
     fig.update_layout(barmode="stack")
@@ -60,10 +64,10 @@ def lines_figure(frame: pd.DataFrame, series: dict[str, str], title: str, *, thr
     fig = go.Figure()
     for col, name in series.items():
         if col in frame and frame[col].notna().any():
-            fig.add_trace(go.Scatter(x=frame["batch"], y=frame[col], name=name, mode="lines+markers",
+            fig.add_trace(go.Scatter(x=frame["batch"].map(text), y=frame[col], name=text(name), mode="lines+markers",
                                      connectgaps=False))
-    for text, value in (thresholds or {}).items():
-        _threshold(fig, value, text)
+    for label, value in (thresholds or {}).items():
+        _threshold(fig, value, label)
     if mark and mark in frame:
         _blocked_marks(fig, frame, frame[mark])
     if y_range:

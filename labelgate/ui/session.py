@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from labelgate.auth import can_open
 from labelgate.store import Database
 from labelgate.store.sessions import SESSION_HOURS, create_session, revoke_session, session_user
 from labelgate.store.users import User, get_active_user
+from labelgate.ui.server import COOKIE_NAME, SESSION_PATH, issue_ticket
 
 USER_KEY = "auth_user"  # (name, role) of the signed-in user
-TOKEN_KEY = "auth_token"  # this browser's session token (see labelgate.store.sessions)
-COOKIE_ACTION_KEY = "auth_cookie_action"  # "set" after a login, "clear" after a logout
-COOKIE_NAME = "labelgate_session"
+TOKEN_KEY = "auth_token"  # this browser's session token (see labelgate.store.sessions); never sent to it
+COOKIE_ACTION_KEY = "auth_cookie_action"  # ("set", ticket) after a login, ("clear", "") after a logout
 
 
 @st.cache_resource
@@ -32,14 +34,14 @@ def sign_in(user: User, *, remember: bool = True) -> None:
     if remember:
         token = create_session(get_db(), user)
         st.session_state[TOKEN_KEY] = token
-        st.session_state[COOKIE_ACTION_KEY] = "set"
+        st.session_state[COOKIE_ACTION_KEY] = ("set", issue_ticket(token, int(SESSION_HOURS * 3600)))
 
 
 def sign_out() -> None:
     revoke_session(get_db(), st.session_state.get(TOKEN_KEY) or _cookie_token())
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.session_state[COOKIE_ACTION_KEY] = "clear"
+    st.session_state[COOKIE_ACTION_KEY] = ("clear", "")
 
 
 def _cookie_token() -> str | None:
@@ -89,20 +91,24 @@ def end_session_state() -> None:
 
 
 def sync_cookie() -> None:
-    """Write or clear the session cookie after a login or logout (the browser keeps the token).
+    """Have the browser set or clear the session cookie after a login or logout.
 
-    The cookie carries only a random token whose hash the database knows; logging out revokes
-    it there, so a copied cookie is worthless afterwards.
+    The page never holds the token: it POSTs a one-time ticket to the app's own route
+    (labelgate.ui.server), whose answer sets the cookie HttpOnly, out of reach of page scripts.
+    Logging out revokes the token in the database, so a copied cookie is worthless afterwards.
     """
+    # The slot is there on every run: a script element only in the run after a login shifted
+    # every element after it in the next run, and the browser remounted the inputs, dropping
+    # what was being typed (the Users page's password, in most tries right after a login).
+    slot = st.empty()
     action = st.session_state.pop(COOKIE_ACTION_KEY, None)
-    if action == "set":
-        value, max_age = st.session_state[TOKEN_KEY], int(SESSION_HOURS * 3600)
-    elif action == "clear":
-        value, max_age = "", 0
-    else:
+    if not action:
         return
-    st.html(f"<script>document.cookie = '{COOKIE_NAME}={value}; path=/; max-age={max_age}; SameSite=Strict';"
-            "</script>", unsafe_allow_javascript=True, width="content")
+    kind, ticket = action
+    method = "POST" if kind == "set" else "DELETE"
+    slot.html(f"<script>fetch(new URL('{SESSION_PATH}', document.baseURI), {{method: '{method}', "
+              f"body: '{ticket}', credentials: 'same-origin', cache: 'no-store'}});</script>",
+              unsafe_allow_javascript=True, width="content")
 
 
 def require_page(page: str) -> User:
@@ -119,3 +125,22 @@ def require_page(page: str) -> User:
         st.error("You do not have access to this page.")
         st.stop()
     return user
+
+
+def action(page: str):
+    """Decorator for a page's callbacks: run only if the user, looked up again in the database now,
+    may still open `page`.
+
+    Streamlit runs a callback before the script of the click's run, so the user the page knew
+    when it drew the button may since have been disabled, logged out or given another role; the
+    click then does nothing, and the run that follows shows what the account may see now.
+    """
+    def wrap(callback):
+        @functools.wraps(callback)
+        def guarded(*args, **kwargs):
+            user = resume_session()
+            if user is None or not can_open(user.role, page):
+                return None
+            return callback(*args, **kwargs)
+        return guarded
+    return wrap

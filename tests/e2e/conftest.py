@@ -36,7 +36,8 @@ def server(tmp_path, demo_template):
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
-    pg.set_default_timeout(30_000)
+    # a generous deadline for every wait: 8 developers share 2 cores here, and so may a CI runner
+    pg.set_default_timeout(120_000)
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))

@@ -42,6 +42,13 @@ def test_engineer_calibrates_corrects_downloads_and_compares(server, page):
     # fit, check out of fold, save
     page.get_by_role("tab", name="Correction").click()
     page.get_by_text("Cross-validated, before and after").wait_for()
+    # on the demo the class-share correction is worse out of fold: saved only once confirmed
+    page.get_by_text("This correction makes the cross-validated error").wait_for()
+    page.get_by_role("button", name="Save this correction").click()
+    settle(page)
+    page.get_by_text("Not saved: the correction makes the cross-validated error").wait_for()
+    page.get_by_text("Save it although it is worse", exact=True).click()
+    settle(page)
     page.get_by_role("button", name="Save this correction").click()
     settle(page)
     page.get_by_text("Saved correction #1 (confusion matrix (class shares)) of GPT-4").wait_for()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import duckdb
@@ -60,6 +61,7 @@ def test_logging_out_ends_the_session_for_reloads_too(server, page):
     page.goto(server.url + "/data")  # a new tab or a deep link keeps the session
     wait_idle(page)
     page.get_by_role("heading", name="Data").wait_for()
+    (token,) = [c["value"] for c in page.context.cookies() if c["name"] == "labelgate_session"]
     page.get_by_role("button", name="Log out").click()
     wait_idle(page)
     page.get_by_role("button", name="Log in").wait_for()
@@ -68,12 +70,20 @@ def test_logging_out_ends_the_session_for_reloads_too(server, page):
     page.get_by_role("button", name="Log in").wait_for()
     assert not page.get_by_role("heading", name="Data").is_visible()
 
+    # revoked in the database (which every page run checks), not only forgotten by this browser:
+    # the one session of this login, the cookie's token
+    server.stop()
+    con = duckdb.connect(str(server.db_path), read_only=True)
+    rows = con.execute("SELECT token_sha256, revoked_at IS NOT NULL FROM sessions WHERE user_name = 'lead'").fetchall()
+    con.close()
+    assert rows == [(hashlib.sha256(token.encode()).hexdigest(), True)]
+
 
 def test_a_page_outside_the_role_is_not_reachable_by_url(server, page):
     log_in(page, server.url, "expert", "expert-demo")
     page.goto(server.url + "/admin")
     wait_idle(page)
-    assert page.get_by_role("heading", name="Label").is_visible()
+    page.get_by_text("This page is not available to the expert role.").wait_for()
     assert not page.get_by_role("heading", name="Users").is_visible()
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.count() == 0 or "Users" not in nav.inner_text()

@@ -71,12 +71,22 @@ def test_export_refuses_without_approval_and_a_forced_export_is_audited(db, proj
     assert cli(args + ["--force"]) == 2  # a forced export needs a name for the audit log
     assert "--force needs --user NAME" in capsys.readouterr().err and not out.exists()
     add_user(db, "eng", "engineer", "eng-password")
+    add_user(db, "boss", "lead", "boss-password")
+    assert cli(args + ["--force", "--user", "boss"]) == 2  # ... and a reason
+    assert "--force needs --reason TEXT" in capsys.readouterr().err and not out.exists()
     monkeypatch.setattr(sys, "stdin", io.StringIO("eng-password\n"))
-    assert cli(args + ["--force", "--user", "eng", "--password-stdin"]) == 0
-    assert "FORCED without a fresh approval" in capsys.readouterr().out
+    assert cli(args + ["--force", "--user", "eng", "--password-stdin", "--reason", "deadline"]) == 2
+    assert "only a lead can force an export without a fresh approval (eng is an engineer)" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("boss-password\n"))
+    assert cli(args + ["--force", "--user", "boss", "--password-stdin", "--reason", "pilot run, re-gated Monday"]) == 0
+    assert "FORCED by boss without a fresh approval" in capsys.readouterr().out
     with db.connect() as con:
-        kind, forced, actor = con.execute("SELECT kind, forced, actor FROM gate_events").fetchall()[0]
-    assert (kind, forced, actor) == ("export", True, "eng")
+        rows = con.execute("SELECT kind, forced, actor, actor_role, comment FROM gate_events").fetchall()
+    assert len(rows) == 1  # the engineer's refused attempt recorded nothing
+    kind, forced, actor, role, comment = rows[0]
+    assert (kind, forced, actor, role) == ("export", True, "boss", "lead")
+    assert "because: pilot run, re-gated Monday" in comment
     table = pd.read_csv(out)
     assert (table["source"] == "human").sum() == N_GOLD and (table["source"] == "llm").sum() == N_ITEMS - N_GOLD
 
@@ -91,6 +101,27 @@ def test_export_keeps_the_human_share_and_says_how_many_llm_rows_fit(db, project
     assert (table["source"] == "human").mean() == pytest.approx(0.2)
     with pytest.raises(ValueError, match="human_share: human labels must be between 10% and 20%"):
         ex.prepare(db, project, "Cat", human_share=0.05)
+
+
+def test_human_weight_exports_every_llm_row_and_weighs_human_rows_to_the_share(db, project, tmp_path, capsys):
+    gate.decide(db, project, "Cat", user=LEAD, decision="approve", comment="ok")
+    out = tmp_path / "weighted.parquet"
+    assert cli(["--db", str(db.path), "export", "--task", "sent", "--labeler", "Cat", "--out", str(out),
+                "--human-share", "0.2", "--human-weight"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_parquet(out)
+    assert list(table.columns) == [*ex.COLUMNS, "weight"]
+    human, llm = table[table["source"] == "human"], table[table["source"] == "llm"]
+    assert (len(human), len(llm)) == (N_GOLD, N_ITEMS - N_GOLD)           # nothing subsampled away
+    w = 0.2 * (N_ITEMS - N_GOLD) / (0.8 * N_GOLD)                         # 1.625: 40 w / (40 w + 260) = 0.2
+    assert (human["weight"] == w).all() and (llm["weight"] == 1.0).all()
+    assert human["weight"].sum() / table["weight"].sum() == pytest.approx(0.2)
+    assert "human rows are 13.3% of the rows and, weighing 1.625 each, 20.0% of the weight (at least 20%)" in printed
+    # enough human rows already: every row weighs 1
+    table, report = ex.prepare(db, project, "Cat", human_share=0.1, human_weight=True, min_confidence=0.95)
+    assert report.n_llm == 0 and report.human_weight == 1.0 and (table["weight"] == 1.0).all()
+    with pytest.raises(ValueError, match="choose one"):
+        ex.prepare(db, project, "Cat", subsample=True, human_weight=True)
 
 
 def test_filters_report_what_they_removed(db, project):
@@ -129,42 +160,6 @@ def test_bad_export_arguments_name_the_field(db, project, tmp_path, capsys):
     assert "human_share" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("method", ["linear", "isotonic", "ordinal_cuts", "linear_covariates", "platt"])
-def test_a_correction_saved_as_the_calibrate_page_saves_it_is_applied_in_the_export(tmp_path, method):
-    """The page stores fit_correction's whole output; the export must decode that shape."""
-    from labelgate import calibrate as cal
-    from labelgate.export import prepare
-    from labelgate.store import Database
-    from labelgate.store.corrections import save_correction
-    from tests.synthetic import TASK, make_biased_task
-
-    db = Database(tmp_path / "c.duckdb")
-    info = make_biased_task(db, n_items=300, n_gold=240, seed=3)
-    task = get_task(db, TASK)
-    gold = cal.load_task_gold(db, task)
-    refs = cal.labeler_refs(db, task).set_index("name")
-    name = "Overconfident" if method == "platt" else "Lengthy"
-    data = cal.load_labeler(db, task, gold, name, refs.loc[name, "version"], refs.loc[name, "family"])
-    stored = cal.fit_correction(task, data.pairs, method, items=cal.item_frame(db, task),
-                                covariates=["text_length"] if method == "linear_covariates" else None)
-    save_correction(db, task_id=task.task_id, labeler=name, labeler_version=refs.loc[name, "version"],
-                    method=method, params=stored, gold_version=gold.version, n_fit=len(data.pairs),
-                    cv_metrics=None, created_by="engineer")
-    from labelgate import monitor as mon
-
-    # the synthetic batch disagrees with the other families beyond the default threshold: a lead
-    # switches the monitor off for this check of the correction alone
-    mon.save_thresholds(db, task, mon.Thresholds.from_dict({f: None for f in mon.Thresholds.LABELS}), user="lead")
-    table, report = prepare(db, task, name, force=True, subsample=True, human_share=0.2)
-    llm = table[table["source"] == "llm"].set_index("item_id")
-    assert report.correction is not None and len(llm) > 0
-    assert report.correction_note == ("confidence recalibrated" if method == "platt" else "labels corrected")
-    assert (llm["correction_version"] == report.correction).all()
-    if method == "linear_covariates":  # it knows which items are long: the +1 on them is gone
-        signed = (llm["value_num"] - info["truth"].reindex(llm.index)).mean()
-        assert abs(signed) < 0.2
-
-
 def test_labels_of_a_batch_the_monitor_blocked_are_left_out_and_counted(tmp_path):
     from labelgate.export import prepare
     from labelgate.store import Database
@@ -172,7 +167,9 @@ def test_labels_of_a_batch_the_monitor_blocked_are_left_out_and_counted(tmp_path
 
     db = Database(tmp_path / "b.duckdb")
     make_biased_task(db, n_items=300, n_gold=240, seed=3)  # Lengthy's batch "prod" breaches cross-family
-    table, report = prepare(db, get_task(db, TASK), "Lengthy", force=True, human_share=0.2)
+    table, report = prepare(db, get_task(db, TASK), "Lengthy", force=True, user=LEAD, force_reason="the filter alone",
+                            human_share=0.2)
     assert (table["source"] == "llm").sum() == 0
     assert report.removed == {"in a batch the monitor blocked (prod)": report.n_llm_available}
-    assert report.n_llm_available > 0
+    # Lengthy labeled all 300 items; 240 have expert labels, of which 20 (every 12th) are disputed, not gold
+    assert report.n_llm_available == 300 - (240 - 20)

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,7 +81,7 @@ def test_a_decision_needs_a_comment_and_a_failing_gate_cannot_be_approved(demo_d
 @pytest.mark.parametrize("change, expected", [
     ("prompt", "the labeler changed (model, prompt or settings)"),
     ("rubric", "the task's rubric or label options changed: revision 1 was approved, the task is at revision 2"),
-    ("gold", "the gold labels changed"),
+    ("gold", "the draft gold changed (no release was published)"),
     ("correction", "the correction changed: no correction was approved, the labeler now has correction #1"),
 ])
 def test_an_approval_goes_stale_and_says_why(demo_db, change, expected):
@@ -131,20 +131,29 @@ def test_the_audit_log_is_append_only_and_holds_the_fingerprint(demo_db):
 def test_gate_check_waits_for_another_process_holding_the_database(demo_db, capsys):
     task = get_task(demo_db, "mt-bench")
     gate.decide(demo_db, task, "GPT-4", user=LEAD, decision="approve", comment="ok")
+    # the holder keeps its transaction open until told (a line on stdin), so the check below
+    # is known to start while the file is locked, however slow the machine
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
+        import sys
         from labelgate.store import Database
         with Database({str(demo_db.path)!r}).transaction() as con:
             con.execute("SELECT count(*) FROM gate_events").fetchall()
             print("holding", flush=True)
-            time.sleep(2)
-        """)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            sys.stdin.readline()
+        """)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    result = {}
+    check = threading.Thread(target=lambda: result.update(code=cli(
+        ["--db", str(demo_db.path), "gate", "check", "--task", "mt-bench", "--labeler", "GPT-4"])))
     try:
         assert holder.stdout.readline().strip() == "holding"
-        start = time.monotonic()
-        code = cli(["--db", str(demo_db.path), "gate", "check", "--task", "mt-bench", "--labeler", "GPT-4"])
-        waited = time.monotonic() - start
+        check.start()
+        check.join(2.0)  # settle: a check that fails on a locked file instead of waiting ends here
+        assert check.is_alive() and not result, "gate check finished while the database was locked"
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        check.join(60)
     finally:
+        holder.stdin.close()
         holder.wait(timeout=30)
-    assert code == 0 and "OK: GPT-4 approved by lead" in capsys.readouterr().out
-    assert waited > 0.5  # it waited for the lock instead of failing
+    assert not check.is_alive() and result == {"code": 0}
+    assert "OK: GPT-4 approved by lead" in capsys.readouterr().out

@@ -43,7 +43,7 @@ BAD_ITEM_FILES = {
     "empty.csv": ("", ["the file is empty"]),
     "header_only.csv": ("item_id,text\n", ["header but no rows"]),
     "no_id.csv": ("id,text\n1,hello there\n", ["missing column item_id", "found: id, text", "--id-column"]),
-    "dup_ids.csv": ("item_id,text\na,x\nb,y\na,z\n", ["duplicate ids a", "rows 1, 3"]),
+    "dup_ids.csv": ("item_id,text\na,x\nb,y\na,z\n", ["duplicate ids in rows 1 ('a'), 3 ('a')"]),
     "empty_id.csv": ("item_id,text\na,x\n,y\n", ["empty id in row 2"]),
     "latin1.csv": ("item_id,text\na,caf\xe9 cr\xe8me\n".encode("latin-1"), ["not UTF-8", "offset"]),
     "bad.txt": ("item_id\n1\n", ["unknown file type .txt"]),
@@ -77,11 +77,13 @@ def import_good_items(db, tmp_path):
 BAD_LABEL_FILES = {
     "missing_value.csv": ("item_id,rater\na,ann\n", ["missing column value", "long form"]),
     "misnamed.csv": ("item,rater,value\na,ann,pos\n", ["missing column item_id"]),
-    "unknown_item.csv": ("item_id,rater,value\na,ann,pos\nzzz,ann,neg\n", ["unknown item ids (zzz) in row 2"]),
-    "bad_value.csv": ("item_id,rater,value\na,ann,pos\nb,ann,POSITIVE\n", ["not one of pos, neg, neu in row 2"]),
-    "dup_rows.csv": ("item_id,rater,value\na,ann,pos\na,ann,pos\n", ["duplicate rows", "rows 1, 2"]),
+    "unknown_item.csv": ("item_id,rater,value\na,ann,pos\nzzz,ann,neg\n", ["unknown item ids in row 2 ('zzz')"]),
+    "bad_value.csv": ("item_id,rater,value\na,ann,pos\nb,ann,POSITIVE\n",
+                      ["not one of pos, neg, neu in row 2 ('POSITIVE')"]),
+    "dup_rows.csv": ("item_id,rater,value\na,ann,pos\na,ann,pos\n",
+                     ["duplicate rows", "rows 1 ('a / ann'), 2 ('a / ann')"]),
     "bad_conf.csv": ("item_id,rater,value,confidence\na,ann,pos,1.5\n",
-                     ["confidence: not a number from 0 to 1 in row 1"]),
+                     ["confidence: not a number from 0 to 1 in row 1 ('1.5')"]),
     "extra_col.csv": ("item_id,rater,value,score\na,ann,pos,3\n", ["unexpected column score"]),
     "order_not_pairwise.csv": ("item_id,rater,value,shown_order\na,ann,pos,12\n", ["only pairwise tasks"]),
     "empty_rater.csv": ("item_id,rater,value\na,,pos\n", ["column rater: empty in row 1"]),
@@ -105,9 +107,9 @@ def test_bad_label_files_are_refused_and_change_nothing(task_db, tmp_path, capsy
 def test_one_message_lists_every_problem(task_db, tmp_path, capsys):
     import_good_items(task_db, tmp_path)
     path = write(tmp_path, "many.csv", "item_id,rater,value\nzzz,ann,pos\nb,ann,bad\n")
-    assert run(task_db, "import", "labels", str(path), "--task", "sent", "--source", "llm") == 2
+    assert run(task_db, "import", "labels", str(path), "--task", "sent", "--source", "llm", "--invalid", "refuse") == 2
     err = capsys.readouterr().err
-    assert "unknown item ids (zzz) in row 1" in err and "not one of pos, neg, neu in row 2" in err
+    assert "unknown item ids in row 1 ('zzz')" in err and "not one of pos, neg, neu in row 2 ('bad')" in err
 
 
 def test_items_are_split_into_text_and_metadata_and_reimport_adds_nothing(task_db, tmp_path, capsys):
@@ -157,7 +159,7 @@ def test_a_changed_label_value_is_refused_not_overwritten(task_db, tmp_path, cap
     assert run(task_db, "import", "labels", str(first), "--task", "sent", "--source", "human") == 0
     second = write(tmp_path, "h2.csv", "item_id,rater,value\nb,ann,neg\na,ann,neg\n")
     assert run(task_db, "import", "labels", str(second), "--task", "sent", "--source", "human") == 2
-    assert "row 2 give a different value" in capsys.readouterr().err
+    assert "row 2 ('neg') give a different value" in capsys.readouterr().err
     with task_db.connect() as con:
         assert con.execute("SELECT item_id, value FROM human_labels").fetchall() == [("a", "pos")]
 

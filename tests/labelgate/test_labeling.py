@@ -29,20 +29,20 @@ def test_unknown_stratify_column_names_the_choices(demo_db):
         draw_calibration_set(demo_db, task, size=10, stratify_by="domain")
 
 
-def test_each_item_goes_to_k_experts_and_never_twice_to_one(demo_db):
+def test_a_small_set_goes_to_every_expert_and_imported_labels_take_no_slot(demo_db):
+    """A set smaller than OVERLAP_MIN_ITEMS is shared whole; the demo's imported MT-Bench
+    majority (a human rater on every item) fills none of the experts' slots."""
     task = get_task(demo_db, "mt-bench")
-    draw_calibration_set(demo_db, task, size=6, seed=1, experts_per_item=3)
+    draw_calibration_set(demo_db, task, size=6, seed=1, experts_per_item=2)
     task = get_task(demo_db, "mt-bench")
-    seen = {"ann": [], "bob": []}
+    seen = {"ann": [], "bob": [], "cat": []}
     for _ in range(6):
         for rater in seen:
             item = next_item(demo_db, task, rater)
             seen[rater].append(item.item_id)
             submit_answer(demo_db, task, rater, item, answer="1")
-    assert next_item(demo_db, task, "ann") is None
-    assert sorted(seen["ann"]) == sorted(seen["bob"]) and len(set(seen["ann"])) == 6
-    # the gold rater plus ann and bob make 3 per item: a third expert has nothing left
-    assert next_item(demo_db, task, "cat") is None
+    assert all(next_item(demo_db, task, rater) is None for rater in seen)
+    assert seen["ann"] == seen["bob"] == seen["cat"] and len(set(seen["ann"])) == 6  # same items, same order
 
 
 def test_progress_and_resume_after_a_new_session(demo_db):
@@ -86,3 +86,35 @@ def test_invalid_answers_are_refused(demo_db):
     with pytest.raises(ValueError, match="expected one of 1, 2"):
         submit_answer(demo_db, task, "ann", item, answer="tie")  # the demo task has no tie
     assert human_labels(demo_db, task.task_id, rater="ann").empty
+
+
+def test_undo_keeps_both_rows_and_the_answer_given_again_is_the_one_that_counts(demo_db):
+    from labelgate.labeling import queue, undo_last_answer
+    from labelgate.store.gold import expert_labels
+    from labelgate.store.labels import NothingToUndoError
+
+    task = get_task(demo_db, "mt-bench")
+    draw_calibration_set(demo_db, task, size=5, seed=2)
+    assert queue(demo_db, task, "ann").can_undo is False
+    first = next_item(demo_db, task, "ann")
+    submit_answer(demo_db, task, "ann", first, answer="1")
+    submit_answer(demo_db, task, "bob", next_item(demo_db, task, "bob"), answer="1")
+    assert queue(demo_db, task, "ann").can_undo is True
+    assert undo_last_answer(demo_db, task, "ann") == first.item_id
+    again = queue(demo_db, task, "ann")
+    assert again.item.item_id == first.item_id and again.can_undo is False  # back first; one step only
+    assert next_item(demo_db, task, "ann").item_id == first.item_id  # a reload shows it again too
+    with pytest.raises(NothingToUndoError):
+        undo_last_answer(demo_db, task, "ann")
+    assert human_labels(demo_db, task.task_id, rater="ann").empty  # no current answer meanwhile
+    submit_answer(demo_db, task, "ann", again.item, answer="2")
+    current = human_labels(demo_db, task.task_id, rater="ann")
+    assert list(current["value"]) == [to_original_answer("2", first.shown_order)]
+    with demo_db.connect() as con:
+        chain = con.execute("SELECT revision, status, value FROM human_label_rows WHERE rater = 'ann'"
+                            " ORDER BY label_id").fetchall()
+    assert [(r, s) for r, s, _ in chain] == [(1, "label"), (2, "undo"), (3, "label")]  # every row kept
+    # gold is derived from the latest answer only
+    experts = expert_labels(demo_db, task.task_id)
+    assert list(experts.loc[experts["rater"] == "ann", "value"]) == [to_original_answer("2", first.shown_order)]
+    assert next_item(demo_db, task, "ann").item_id != first.item_id

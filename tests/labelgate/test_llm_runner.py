@@ -38,7 +38,8 @@ from tests.labelgate.llm_helpers import (
 )
 from tests.llm_server import FakeLLMServer, Fault, fault_mix
 
-FAST = RunOptions(concurrency=8, timeout=0.4, max_retries=3, backoff_base=0.01, backoff_max=0.05,
+# a 1 s client timeout: a normal answer never reaches it on a loaded machine; "hang" faults sleep longer
+FAST = RunOptions(concurrency=8, timeout=1.0, max_retries=3, backoff_base=0.01, backoff_max=0.05,
                   flush_seconds=0.2)
 
 
@@ -63,7 +64,7 @@ def _labels(db):
 
 def test_thirty_percent_faults_every_item_labeled_or_failed_and_a_rerun_sends_nothing_for_done_items(
         tmp_path, key, server):
-    server.faults = fault_mix(0.3, seed=7, hang_seconds=1.5)
+    server.faults = fault_mix(0.3, seed=7, hang_seconds=5.0)
     db, task = make_categorical(tmp_path, 60)
     labeler(db, task, server)
     plan = plan_run(db, task, "judge", "calibration")
@@ -106,23 +107,43 @@ def test_thirty_percent_faults_every_item_labeled_or_failed_and_a_rerun_sends_no
     assert dup == 0
 
 
+def _poll(condition, what: str, deadline_s: float = 60.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what} after {deadline_s:.0f} s"
+        time.sleep(0.02)
+
+
 def test_retry_after_is_honoured_and_the_sdk_does_not_retry_on_its_own(tmp_path, key, server):
     server.faults = lambda ctx: Fault("429", retry_after=0.3) if ctx.attempt == 1 else None
     db, task = make_categorical(tmp_path, 1)
     labeler(db, task, server)
-    t0 = time.monotonic()
     result = run_sync(db, plan_run(db, task, "judge", "calibration"), FAST)
-    assert time.monotonic() - t0 >= 0.3
     assert server.request_count == 2 and result.requests == 2 and result.done == 1
     assert frame(db, "SELECT attempts, status FROM llm_calls").to_dict("records") == [{"attempts": 2, "status": "ok"}]
 
 
+def test_a_long_retry_after_holds_the_run_until_it_is_cancelled(tmp_path, key, server):
+    """FAST's own backoff is at most 0.05 s: a retry within the settle time below means the
+    server's Retry-After of an hour was ignored."""
+    server.faults = lambda ctx: Fault("429", retry_after=3600) if ctx.attempt == 1 else None
+    db, task = make_categorical(tmp_path, 1)
+    labeler(db, task, server)
+    handle = start_run(db, plan_run(db, task, "judge", "calibration"), FAST)
+    _poll(lambda: server.request_count >= 1, "the first request")
+    time.sleep(1.0)  # settle: 20 times FAST's longest backoff
+    assert server.request_count == 1
+    handle.cancel()
+    assert handle.wait(30).status == "cancelled"
+    assert server.request_count == 1 and count(db, "SELECT count(*) FROM llm_calls WHERE status = 'ok'") == 0
+
+
 def test_timeouts_and_5xx_are_retried_then_recorded_with_the_reason(tmp_path, key, server):
-    server.faults = lambda ctx: (Fault("hang", seconds=2, persistent=True) if "001" in ctx.prompt
+    server.faults = lambda ctx: (Fault("hang", seconds=30, persistent=True) if "001" in ctx.prompt
                                  else Fault("500", persistent=True) if "002" in ctx.prompt else None)
     db, task = make_categorical(tmp_path, 3)
     labeler(db, task, server)
-    opts = RunOptions(concurrency=4, timeout=0.2, max_retries=1, backoff_base=0.01, flush_seconds=0.2)
+    opts = RunOptions(concurrency=4, timeout=1.0, max_retries=1, backoff_base=0.01, flush_seconds=0.2)
     result = run_sync(db, plan_run(db, task, "judge", "calibration"), opts)
     assert (result.done, result.failed) == (1, 2)
     errors = dict(frame(db, "SELECT item_id, error FROM llm_calls WHERE status = 'error'").values)
@@ -283,20 +304,23 @@ def test_cancel_then_resume_pays_for_nothing_twice(tmp_path, key, server):
 
 
 def test_concurrency_and_request_rate_are_bounded(tmp_path, key, server):
-    server.latency = 0.03
+    server.latency = 0.1  # long enough that the three workers' requests overlap at the server
     db, task = make_categorical(tmp_path, 24)
     labeler(db, task, server)
     run_sync(db, plan_run(db, task, "judge", "calibration"), RunOptions(concurrency=3, flush_seconds=0.2))
     assert server.max_in_flight == 3
-    # 1200 requests a minute with a 0.05 s burst: one request every 0.05 s whatever the concurrency
+    # 6 requests a minute with a 30 s burst: 3 go at once, the 4th is due 10 s later, whatever the
+    # concurrency (the bucket's timing itself is tested on a virtual clock in test_llm_ratelimit)
+    server.latency = 0
     labeler(db, task, server, name="limited", max_tokens=100)
     server.reset_counts()
-    t0 = time.monotonic()
-    opts = RunOptions(concurrency=24, rpm=1200, burst_seconds=0.05, flush_seconds=0.2)
-    done = run_sync(db, plan_run(db, task, "limited", "calibration"), opts)
-    elapsed = time.monotonic() - t0
-    assert done.done == 24 and 1.1 <= elapsed < 3.0
-    assert server.max_in_flight == 1
+    handle = start_run(db, plan_run(db, task, "limited", "calibration"),
+                       RunOptions(concurrency=24, rpm=6, burst_seconds=30, flush_seconds=0.2))
+    _poll(lambda: server.request_count >= 3, "the burst of 3 requests")
+    time.sleep(1.0)  # settle: without the limit, the other 21 would be sent by now
+    assert server.request_count == 3
+    handle.cancel()
+    assert handle.wait(30).status == "cancelled" and server.request_count == 3
 
 
 def test_a_rejected_key_stops_the_run(tmp_path, key, server):
@@ -364,3 +388,28 @@ def test_a_call_that_stalls_past_every_client_timeout_cannot_hold_the_run(tmp_pa
     assert (result.status, result.done, result.failed) == ("done", 0, 2)
     errors = frame(db, "SELECT error FROM llm_run_items WHERE outcome = 'failed'")["error"]
     assert len(errors) == 2 and errors.str.contains("timeout").all()
+
+
+def test_a_cancelled_run_leaves_no_unretrieved_task_exception_in_the_log(tmp_path, key, server, caplog, recwarn):
+    """Requests in flight at a cancel end with a connection error when the client closes; nobody
+    awaits them any more, and asyncio used to log each as "Task exception was never retrieved"."""
+    import gc
+    import logging
+
+    server.latency = 0.3
+    db, task = make_categorical(tmp_path, 40)
+    labeler(db, task, server)
+    gc.collect()                                    # what earlier tests left behind is not this run's
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    handle = start_run(db, plan_run(db, task, "judge", "calibration"), RunOptions(concurrency=8, flush_seconds=0.1))
+    deadline = time.monotonic() + 30
+    while server.in_flight < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.in_flight >= 4                   # cancelled with requests in flight
+    handle.cancel()
+    assert handle.wait(30).status == "cancelled"
+    gc.collect()                                    # asyncio logs an unretrieved exception when the task is freed
+    logged = caplog.text + "".join(str(w.message) for w in recwarn)
+    assert "CallFailure" not in logged and "never retrieved" not in logged
+    assert "was destroyed but it is pending" not in logged

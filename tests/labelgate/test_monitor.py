@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import roc_auc_score
 
 from labelgate import gate
 from labelgate import monitor as mon
@@ -16,7 +22,6 @@ from labelgate.store.labelers import save_labeler
 from labelgate.store.labels import append_llm_labels
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
-from qc.calibration import confidence_auroc_score, expected_calibration_error
 
 DRIFTY = LabelerConfig(name="Drifty", provider="openai", model="gpt-4o", family="gpt", prompt_template=PROMPT)
 LEAD = User("lead", "lead")
@@ -76,7 +81,24 @@ def test_the_monitor_flags_the_batch_where_the_labeler_changes_and_not_the_earli
     assert earlier["anchor_n"].eq(len(anchors)).all()
     assert earlier["first_anchor_batch"].eq("b01").all()
     assert (earlier["auroc"] > 0.9).all() and (earlier["ece"] < 0.1).all()
-    assert earlier["distinct_2"].notna().all() and earlier["semantic_diversity"].between(0, 1).all()
+    # diversity of what the labeler preferred, by hand from the demo's item file and the stored labels:
+    # distinct-2 = distinct word bigrams / bigrams; semantic = 1 - mean cosine similarity of TF-IDF rows
+    source = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "demo" / "mtbench_items.csv")
+    source = source.set_index("item_id")
+    with demo_db.connect() as con:
+        labels = con.execute("SELECT batch, item_id, value FROM llm_labels WHERE labeler = 'Drifty'"
+                             " AND NOT starts_with(batch, 'anchor:')").df()
+    for batch in ("b01", "b06"):
+        chosen = labels[labels["batch"] == batch].sort_values("item_id")
+        texts = [source.loc[i, f"output_{v}"] for i, v in zip(chosen["item_id"], chosen["value"], strict=True)]
+        tokens = [re.findall(r"\w+", t.lower()) for t in texts]
+        bigrams = [(t[k], t[k + 1]) for t in tokens for k in range(len(t) - 1)]
+        assert frame.loc[batch, "distinct_2"] == pytest.approx(len(set(bigrams)) / len(bigrams), abs=1e-12)
+        rows = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b").fit_transform(texts)
+        sim = (rows @ rows.T).toarray()
+        n = len(texts)
+        mean_distance = 1 - (sim.sum() - np.trace(sim)) / (n * (n - 1))
+        assert frame.loc[batch, "semantic_diversity"] == pytest.approx(mean_distance, abs=1e-9)
 
 
 def test_gate_check_passes_before_the_drift_and_fails_after_it(demo_db, capsys):
@@ -96,7 +118,7 @@ def test_gate_check_passes_before_the_drift_and_fails_after_it(demo_db, capsys):
     assert gate.status(demo_db, task, "Drifty").state == "approved"  # the approval itself is still fresh
 
 
-def test_calibration_from_sql_counts_equals_qc_on_the_rows(demo_db):
+def test_calibration_from_sql_counts_equals_the_sklearn_reference_on_the_rows(demo_db):
     task, _ = history(demo_db, n_batches=2, drift_at=None)
     gold = load_gold(demo_db, task).labels
     rng = np.random.default_rng(0)
@@ -109,9 +131,21 @@ def test_calibration_from_sql_counts_equals_qc_on_the_rows(demo_db):
     append_llm_labels(demo_db, pd.DataFrame(rows))
     m = mon.monitor(demo_db, task, "Drifty", diversity_batches=0).batches.set_index("batch")
     frame = pd.DataFrame(rows).merge(gold[["item_id", "value"]].rename(columns={"value": "gold"}), on="item_id")
-    correct = (frame["value"] == frame["gold"]).to_numpy()
-    assert m.loc["cal", "ece"] == pytest.approx(expected_calibration_error(frame["confidence"], correct), abs=1e-12)
-    assert m.loc["cal", "auroc"] == pytest.approx(confidence_auroc_score(frame["confidence"], correct), abs=1e-12)
+    correct = (frame["value"] == frame["gold"]).to_numpy().astype(int)
+    conf = frame["confidence"].to_numpy(float)
+    # the reference, not qc: scikit-learn's bin means over ten uniform bins, each bin's size counted
+    # here by its definition ((lower, upper], the first bin [0, 0.1]), ECE = sum n_b |acc_b - conf_b| / n
+    prob_true, prob_pred = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
+    edges = np.linspace(0, 1, 11)
+    sizes = np.array([(((conf > lo) if k else (conf >= lo)) & (conf <= hi)).sum()
+                      for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))])
+    assert sizes.sum() == len(conf) == 200
+    sizes = sizes[sizes > 0]
+    assert len(sizes) == len(prob_true) == 6          # 0.25 and 0.3 share the bin (0.2, 0.3]
+    ece = float(np.sum(sizes * np.abs(prob_true - prob_pred)) / len(conf))
+    assert ece > 0.01                                  # a value that an all-zero ECE would miss
+    assert m.loc["cal", "ece"] == pytest.approx(ece, abs=1e-12)
+    assert m.loc["cal", "auroc"] == pytest.approx(roc_auc_score(correct, conf), abs=1e-12)
 
 
 def test_anchor_set_is_drawn_from_gold_items_only_and_bad_sizes_are_named(db, demo_db, capsys):
@@ -137,7 +171,7 @@ def test_saved_thresholds_change_what_blocks_a_batch(demo_db):
     assert list(mon.monitor(demo_db, task, "Drifty").blocked["batch"]) == ["b03"]
     off = mon.Thresholds(min_entropy_ratio=None, max_top_share=None, max_js=None, max_flip_rate=None,
                          max_gold_drop=None, max_cross_family_disagreement=None, max_ece=None)
-    mon.save_thresholds(demo_db, task, off, user="lead")
+    mon.save_thresholds(demo_db, task, off, user=LEAD)
     assert mon.thresholds_for(demo_db, task) == off
     assert mon.monitor(demo_db, task, "Drifty").blocked.empty
 
@@ -193,4 +227,11 @@ def test_the_first_anchor_run_is_not_evidence_of_no_drift(demo_db):
               version=version)  # a second batch: now drift is measured
     ev = gate.evaluate(demo_db, task, "Drifty", n_resamples=50)
     est = ev.metrics["anchor_flip_rate"]
-    assert est is not None and est.ci_low <= est.estimate <= est.ci_high and est.n == 40
+    with demo_db.connect() as con:   # the share of anchors whose label changed from b01's run to b02's
+        runs = con.execute("SELECT batch, item_id, value FROM llm_labels WHERE labeler = 'Drifty'"
+                           " AND batch IN ('anchor:b01', 'anchor:b02')").df()
+    wide = runs.pivot(index="item_id", columns="batch", values="value")
+    assert len(wide) == len(anchors) == 40
+    flips = (wide["anchor:b01"] != wide["anchor:b02"]).mean()
+    assert est is not None and est.estimate == pytest.approx(flips, abs=1e-12) and est.n == 40
+    assert est.ci_low <= est.estimate <= est.ci_high

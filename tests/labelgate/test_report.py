@@ -20,21 +20,31 @@ def report_json(db, capsys, *args) -> dict:
 
 
 def check_est(e: dict) -> None:
-    assert set(e) == EST
+    assert set(e) == EST | ({"n_groups", "n_groups_skipped"} if "n_groups" in e else set())
     assert e["ci_low"] <= e["estimate"] <= e["ci_high"]
 
 
 def test_demo_json_shape_and_published_accuracies(demo_db, capsys):
     doc = report_json(demo_db, capsys, "--task", "mt-bench")
-    assert set(doc) == {"task", "kind", "gold", "humans", "labelers"}
+    assert set(doc) == {"task", "kind", "gold", "humans", "labelers", "criteria"}
     assert (doc["task"], doc["kind"]) == ("mt-bench", "pairwise")
-    assert doc["gold"] == {"n_items": 200, "n_disputed": 0}
+    # a one-question task has one criterion, 'label', whose part is the top level (issue 11)
+    (only,) = doc["criteria"]
+    assert (only["name"], only["kind"], only["rate"]) == ("label", "pairwise", None)
+    assert (only["humans"], only["labelers"]) == (doc["humans"], doc["labelers"])
+    assert only["gold"] == {"release": None, "n_items": 200, "n_disputed": 0}
+    assert only["human_split"] == {"n_items": 0, "n_split": 0, "share": None, "ci_low": None,
+                                     "ci_high": None}   # one rater: no split
+    assert doc["gold"] == {"n_items": 200, "n_disputed": 0, "release": None, "latest_release": None,
+                           "unreleased_answers": 0, "draft": "No gold release yet: working on the unreleased draft."}
     assert set(doc["humans"]) == {"n_raters", "krippendorff_alpha", "pairwise_cohen_kappa"}
     assert doc["humans"] == {"n_raters": 1, "krippendorff_alpha": None, "pairwise_cohen_kappa": []}
     by_name = {lab["name"]: lab for lab in doc["labelers"]}
     assert sorted(by_name) == ["ChatGPT", "GPT-4", "LLaMA2", "PaLM2"]
     for lab in doc["labelers"]:
-        assert set(lab) == {"name", "family", "version", "n", "metrics"}
+        assert set(lab) == {"name", "family", "version", "n", "invalid_outputs", "metrics"}
+        # the demo loads only parsable judgments (at most 200 items x 2 orders), so none is invalid
+        assert lab["invalid_outputs"]["n_invalid"] == 0 and 350 < lab["invalid_outputs"]["n_outputs"] <= 400
         assert set(lab["metrics"]) <= set(METRICS_BY_KIND["pairwise"])
         assert not {"mae", "pearson", "spearman"} & set(lab["metrics"])  # not applicable to pairwise
         for e in lab["metrics"].values():
@@ -52,7 +62,8 @@ def test_ordinal_task_with_group_by_and_two_experts(demo_db, capsys):
     info = make_biased_task(demo_db)
     doc = report_json(demo_db, capsys, "--task", TASK, "--labeler", "Lengthy", "--group-by", "system")
     assert doc["kind"] == "ordinal"
-    assert doc["gold"] == {"n_items": 240 - len(info["disputed"]), "n_disputed": len(info["disputed"])}
+    assert {k: doc["gold"][k] for k in ("n_items", "n_disputed", "release")} == {
+        "n_items": 240 - len(info["disputed"]), "n_disputed": len(info["disputed"]), "release": None}
     h = doc["humans"]
     assert h["n_raters"] == 2
     check_est(h["krippendorff_alpha"])
@@ -78,9 +89,10 @@ def test_ordinal_task_with_group_by_and_two_experts(demo_db, capsys):
 def test_table_without_json_is_readable(demo_db, capsys):
     assert cli(["--db", str(demo_db.path), "report", "--task", "mt-bench", "--resamples", "100"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "task mt-bench (pairwise): 200 gold items, 0 in dispute"
+    assert out[0] == "task mt-bench (pairwise): 200 gold items in the unreleased draft, 0 in dispute"
+    assert out[1] == "  No gold release yet: working on the unreleased draft."
     header = next(line for line in out if line.startswith("labeler"))
-    assert header.split()[:5] == ["labeler", "family", "version", "n", "accuracy"]
+    assert header.split()[:6] == ["labeler", "family", "version", "n", "invalid", "accuracy"]
     gpt4 = next(line for line in out if line.startswith("GPT-4"))
     assert "0.810 [" in gpt4 and " gpt " in gpt4
 
@@ -106,27 +118,3 @@ def test_expert_kappa_on_a_ten_point_scale_orders_points_as_numbers():
     (pair,) = human_reliability(task, experts, n_resamples=50)["pairwise_cohen_kappa"]
     assert pair["kappa"] == pytest.approx(cohen_kappa_score(a, b, weights="quadratic", labels=list(range(1, 11))))
     assert pair["kappa"] > 0.95
-
-
-def test_the_grouped_correlation_interval_resamples_whole_groups():
-    import numpy as np
-
-    from labelgate.analysis import grouped_correlation_ci
-    from qc.agreement import grouped_correlation
-
-    rng = np.random.default_rng(0)
-    sizes = [3, 5, 8, 13, 4, 6, 9, 7]  # unequal groups: the old bootstrap paired rows with the wrong groups
-    g = np.repeat(np.arange(len(sizes)), sizes)
-    x = rng.normal(size=len(g))
-    y = x + rng.normal(scale=1.0, size=len(g))
-    point = grouped_correlation(x, y, g, method="pearson", level="per_group")
-    est = grouped_correlation_ci(x, y, g, point, method="pearson", n_resamples=300, seed=1)
-    assert est.n == 8 and est.ci_low < point < est.ci_high and "undefined" not in est.method
-    # the same draws by hand
-    members = [np.flatnonzero(g == k) for k in range(8)]
-    r = np.random.default_rng(1)
-    manual = []
-    for _ in range(300):
-        pick = r.integers(0, 8, 8)
-        manual.append(np.mean([np.corrcoef(x[members[p]], y[members[p]])[0, 1] for p in pick]))
-    assert (est.ci_low, est.ci_high) == tuple(pytest.approx(v) for v in np.percentile(manual, [2.5, 97.5]))

@@ -39,3 +39,38 @@ def test_a_disabled_user_can_no_longer_log_in(app_for, demo_db):
     click(at, "Disable")
     assert authenticate(demo_db, "expert2", "expert-demo") is None
     assert at.button[[b.label for b in at.button].index("Enable")]  # the same user can be re-enabled
+
+
+def test_the_admin_changes_a_role_and_the_change_is_listed_with_who_and_what(app_for, demo_db):
+    at = app_for("admin")
+    at.selectbox(key="admin_role_user").select("expert2").run()
+    at.selectbox(key="admin_role_expert2").select("lead")
+    click(at, "Change role")
+    assert "expert2 is now lead; it takes effect at their next click." in [s.value for s in at.success]
+    assert authenticate(demo_db, "expert2", "expert-demo").role == "lead"
+    changes = at.dataframe[-1].value
+    assert list(changes.columns) == ["when", "by", "user", "change", "from", "to"]
+    assert changes.iloc[0][["by", "user", "change", "from", "to"]].tolist() == ["admin", "expert2", "role",
+                                                                               "expert", "lead"]
+    # the last admin cannot give up the role: the page says why and nothing changes
+    at.selectbox(key="admin_role_user").select("admin").run()
+    at.selectbox(key="admin_role_admin").select("lead")
+    click(at, "Change role")
+    assert "admin is the last active admin" in at.error[0].value
+    assert authenticate(demo_db, "admin", "admin-demo").role == "admin"
+
+
+def test_the_admin_sets_expertise_tags_and_bad_tags_change_nothing(app_for, demo_db):
+    from labelgate.store.users import user_tags
+
+    at = app_for("admin")
+    at.selectbox(key="admin_tags_user").select("expert2").run()
+    at.text_input(key="admin_tags_expert2").input("Legal, code")
+    click(at, "Save tags")
+    assert "expert2's expertise tags are now: code, legal." in [s.value for s in at.success]
+    assert user_tags(demo_db) == {"expert2": ["code", "legal"]}
+    assert at.dataframe[0].value.set_index("user").loc["expert2", "expertise tags"] == "code, legal"
+    at.text_input(key="admin_tags_expert2").input("code, medical!")
+    click(at, "Save tags")
+    assert "expertise tags: 'medical!' is not a tag" in at.error[0].value
+    assert user_tags(demo_db) == {"expert2": ["code", "legal"]}

@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from labelgate.store.tasks import create_task
 from labelgate.tasks import make_spec
@@ -23,10 +24,24 @@ def cell(at, labeler: str, metric: str) -> tuple[float, float, float]:
 
 
 def frame(at, *columns: str) -> pd.DataFrame:
-    """The first table shown that has these columns."""
+    """The first table shown that has these columns (a static table: its cells as the user reads them)."""
     found = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    for t in at.table:
+        shown = t.value.map(lambda v: re.sub(r"\\(.)", r"\1", str(v)))
+        shown.columns = [re.sub(r"\\(.)", r"\1", str(c)) for c in shown.columns]
+        if set(columns) <= set(shown.columns):
+            found.append(shown.set_index("labeler") if "labeler" in shown.columns else shown)
     assert found, f"no table with columns {columns}"
     return found[0]
+
+
+def num(text: str) -> float:
+    return float(str(text).replace(",", ""))
+
+
+def ci(text: str) -> tuple[float, float]:
+    lo, hi = re.fullmatch(r"\[(.+), (.+)\]", text).groups()
+    return num(lo), num(hi)
 
 
 def metric_value(at, label_start: str) -> str:
@@ -34,6 +49,28 @@ def metric_value(at, label_start: str) -> str:
 
 
 # --- the demo -------------------------------------------------------------------------------
+
+def test_a_judges_invalid_outputs_show_as_its_rate_and_stay_out_of_the_metrics(app_for, demo_db):
+    from labelgate.importer import read_table, validate_labels
+    from labelgate.store.imports import import_labels
+    from labelgate.store.tasks import get_task
+
+    task = get_task(demo_db, "mt-bench")
+    with demo_db.connect() as con:
+        gold_ids = [r[0] for r in con.execute("SELECT DISTINCT item_id FROM human_labels ORDER BY 1 LIMIT 40")
+                    .fetchall()]
+    values = ["1" if k % 4 else "7" for k in range(40)]    # every 4th answer is not an option: 10 of 40
+    body = "item_id,rater,value\n" + "\n".join(f"{i},Sloppy,{v}" for i, v in zip(gold_ids, values, strict=True))
+    parsed = read_table("sloppy.csv", data=body.encode())
+    labels = validate_labels(parsed, task, source="llm", known_items=set(gold_ids))
+    import_labels(demo_db, task, parsed, labels, source="llm", family="gpt")
+    at = app_for("engineer", page=PAGE)
+    table = frame(at, "family", "gold items", "invalid outputs")
+    assert table.loc["Sloppy", "invalid outputs"] == "10 of 40 (25.0%)"
+    assert table.loc["GPT-4", "invalid outputs"].startswith("0 of ")
+    assert table.loc["Sloppy", "gold items"] == "30"                  # the 10 invalid ones are not compared
+    assert cell(at, "Sloppy", "accuracy")[0] == pytest.approx(_share_of_ones(demo_db, gold_ids, values), abs=5e-4)
+
 
 def test_demo_metrics_table_shows_the_published_accuracies_with_cis(app_for):
     at = app_for("engineer", page=PAGE)
@@ -62,7 +99,8 @@ def test_demo_switching_labelers_changes_position_bias_and_confusion(app_for):
     flips_gpt4 = metric_value(at, "Verdict flips")
     assert flips_chatgpt != flips_gpt4
     recall = frame(at, "recall", "collapsed")
-    assert list(recall["label"]) == ["1", "2"] and recall["n_human"].sum() == 400  # both orders judged
+    assert list(recall["label"]) == ["1", "2"] and recall["gold items"].map(num).sum() == 400  # both orders judged
+    assert "recall 95% CI" in recall.columns and not [c for c in recall.columns if "_" in c]  # human names
 
 
 def test_demo_confusion_correction_is_saved_with_versions_and_applied_to_the_batch(app_for, demo_db):
@@ -70,8 +108,17 @@ def test_demo_confusion_correction_is_saved_with_versions_and_applied_to_the_bat
     assert at.selectbox(key="cal_method").options == ["confusion matrix (class shares)"]
     cv = frame(at, "metric", "before", "after")
     assert list(cv.columns) == ["metric", "before", "after"] and len(cv) == 1
+    before, after = cv[["before", "after"]].iloc[0]
+    assert after > before  # ChatGPT's class shares are already close: the correction overfits
+    assert any(w.value.startswith("This correction makes the cross-validated error of the class shares")
+               and "(worse)" in w.value for w in at.warning)
     at.button(key="cal_save").click().run()
     assert not at.exception
+    assert any(e.value.startswith("Not saved: the correction makes the cross-validated error") for e in at.error)
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM corrections").fetchone() == (0,)
+    at.checkbox(key="cal_confirm_worse_ChatGPT_confusion").check().run()
+    at.button(key="cal_save").click().run()
     assert any("Saved correction #1" in s.value for s in at.success)
     with demo_db.connect() as con:
         rows = con.execute("SELECT labeler, labeler_version, method, gold_version, n_fit, created_by,"
@@ -123,15 +170,17 @@ def test_length_bias_shows_in_the_slice_and_the_regression(biased):
     at, _ = biased
     at.selectbox(key="cal_slice").set_value("length").run()
     t = frame(at, "slice", "agreement").set_index("slice")
-    assert t.loc["long", "mean_signed_error"] == pytest.approx(1.0, abs=0.15)
-    assert t.loc["long", "error_ci_low"] > 0.8
-    assert abs(t.loc["short", "mean_signed_error"]) < 0.15 and t.loc["short", "error_ci_low"] < 0
+    assert num(t.loc["long", "mean signed error"]) == pytest.approx(1.0, abs=0.15)
+    assert ci(t.loc["long", "error 95% CI"])[0] > 0.8
+    assert abs(num(t.loc["short", "mean signed error"])) < 0.15 and ci(t.loc["short", "error 95% CI"])[0] < 0
     # text length (always offered) in quantile bins: the longest bin carries the bias
     at.selectbox(key="cal_slice").set_value("text_length").run()
     t = frame(at, "slice", "agreement")
-    assert len(t) == 4 and t["mean_signed_error"].iloc[-1] > 0.8 and abs(t["mean_signed_error"].iloc[0]) < 0.2
-    reg = frame(at, "term", "coef").set_index("term")
-    assert reg.loc["text_length", "ci_low"] > 0 and reg.loc["text_length", "p_value"] < 1e-6
+    mse = t["mean signed error"].map(num)
+    assert len(t) == 4 and mse.iloc[-1] > 0.8 and abs(mse.iloc[0]) < 0.2
+    assert not t["slice"].str.contains("e+", regex=False).any()  # bins in plain digits
+    reg = frame(at, "feature", "coefficient").set_index("feature")
+    assert ci(reg.loc["text_length", "95% CI"])[0] > 0 and reg.loc["text_length", "p"] == "< 0.001"
 
 
 def test_overconfident_labeler_shows_miscalibration_and_platt_fixes_it_out_of_fold(biased):
@@ -201,10 +250,10 @@ def test_population_estimate_ppi_beside_gold_only(biased):
     at, info = biased
     est = frame(at, "labeler alone").iloc[0]
     true_mean = info["truth"].mean()
-    assert est["batch items"] == 300 and est["gold items"] == 220
-    assert est["labeler alone"] - true_mean > 0.3  # Lengthy alone over-states the mean
-    assert est["PPI ci_low"] <= true_mean <= est["PPI ci_high"]
-    assert est["PPI ci_high"] - est["PPI ci_low"] < est["gold-only ci_high"] - est["gold-only ci_low"]
+    assert est["batch items"] == "300" and est["gold items"] == "220"
+    assert num(est["labeler alone"]) - true_mean > 0.3  # Lengthy alone over-states the mean
+    (lo, hi), (glo, ghi) = ci(est["PPI 95% CI"]), ci(est["gold-only 95% CI"])
+    assert lo <= true_mean <= hi and hi - lo < ghi - glo
 
 
 def test_group_correlations_per_group_and_of_group_means(biased):
@@ -212,10 +261,30 @@ def test_group_correlations_per_group_and_of_group_means(biased):
     at.selectbox(key="cal_group").set_value("system").run()
     gc = frame(at, "correlation").set_index("correlation")
     assert list(gc.columns) == ["over items", "per group, averaged", "of group means"]
-    assert 0.5 < gc.loc["Pearson r", "per group, averaged"] <= 1
+    assert 0.5 < num(gc.loc["Pearson r", "per group, averaged"]) <= 1
     assert "10 groups of system" in " ".join(c.value for c in at.caption)
 
 
 def test_self_preference_is_shown_when_items_carry_the_source_family(biased):
-    at, _ = biased
-    assert any(m.label.startswith("gpt outputs vs others") for m in at.metric)
+    at, info = biased
+    # Lengthy (gpt) on the undisputed gold items: its signed error on gpt-written stories minus
+    # that on the others, with Welch's interval from scipy
+    disputed = set(info["disputed"])
+    gold = [i for i in info["gold_ids"] if i not in disputed]
+    err = (info["lengthy"] - info["truth"])[gold].to_numpy(float)
+    same = (info["source_family"][gold] == "gpt").to_numpy()
+    ci = stats.ttest_ind(err[same], err[~same], equal_var=False).confidence_interval(0.95)
+    assert metric_value(at, "gpt outputs vs others (signed error)") == f"{err[same].mean() - err[~same].mean():+.3f}"
+    caption = next(c.value for c in at.caption if c.value.startswith("95% CI"))
+    low, high = (float(x) for x in re.findall(r"-?\d+\.\d+", caption)[1:3])
+    assert (low, high) == pytest.approx((ci.low, ci.high), abs=0.0005)
+    assert f"over {len(gold)} judgments" in caption
+
+
+def _share_of_ones(db, ids, values) -> float:
+    """Accuracy of answering "1" on the items where the answer was a valid "1", against the gold."""
+    with db.connect() as con:
+        gold = dict(con.execute("SELECT item_id, value FROM human_labels WHERE round = 1 AND status = 'label'")
+                    .fetchall())
+    valid = [i for i, v in zip(ids, values, strict=True) if v == "1"]
+    return sum(gold[i] == "1" for i in valid) / len(valid)

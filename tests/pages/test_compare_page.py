@@ -51,3 +51,79 @@ def test_expert_cannot_reach_compare(app_for):
     at = app_for("expert")
     with pytest.raises(Exception, match="Could not find a navigation page"):
         at.switch_page(PAGE).run()
+
+
+def test_every_pair_shows_its_items_agreement_and_ci(app_for):
+    import re
+
+    at = app_for("engineer", page=PAGE)
+    found = [t.value for t in at.table if {"rater", "other", "items", "95% CI"} <= set(t.value.columns)]
+    assert found, "no table of pairs"
+    pairs = found[0].map(lambda v: re.sub(r"\\(.)", r"\1", str(v)))
+    assert len(pairs) == 10  # 4 labelers and the gold: every two of five
+    row = pairs[(pairs["rater"] == "GPT-4 (gpt)") & (pairs["other"] == "gold (human)")].iloc[0]
+    assert row["items"] == "200" and row["agreement"] == "0.810"  # the published accuracy over both orders
+    low, high = map(float, re.fullmatch(r"\[(.+), (.+)\]", row["95% CI"]).groups())
+    assert 0.75 < low < 0.81 < high < 0.87
+    assert (pairs["items"].str.fullmatch(r"[\d,]+")).all()  # counts as integers
+
+
+def test_the_alignment_lab_splits_the_gold_and_shows_paired_differences_on_dev(app_for, demo_db):
+    from labelgate.align import compare
+    from labelgate.store.tasks import get_task
+
+    at = app_for("engineer", page=PAGE)
+    assert "No train / dev / test split of the unreleased draft yet" in " ".join(c.value for c in at.caption)
+    at.button(key="cmp_align_split").click().run()
+    assert not at.exception
+    with demo_db.connect() as con:
+        assert con.execute("SELECT created_by, count(*) FROM align_splits GROUP BY ALL").fetchall() == [("engineer", 1)]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Split 1 of the unreleased draft: train 40, dev 80, test 80 items" in captions
+    assert "The test split has been looked at 0 times" in captions
+    at.selectbox(key="cmp_align_a_mt-bench").set_value("GPT-4").run()
+    at.selectbox(key="cmp_align_b_mt-bench").set_value("LLaMA2").run()
+    shown = [t.value for t in at.table if "A − B" in t.value.columns]
+    assert shown, "no paired-difference table"
+    rows = shown[0].map(lambda v: str(v).replace("\\", "")).set_index("metric")   # as read (no markdown escapes)
+    ref = compare(demo_db, get_task(demo_db, "mt-bench"), ["GPT-4", "LLaMA2"])["metrics"]
+    assert list(rows.index) == ["accuracy", "cohen kappa", "macro f1"]
+    assert rows.loc["cohen kappa", "A − B"] == f"{ref['cohen_kappa']['estimate']:.3f}"
+    assert rows.loc["accuracy", "95% CI"] == f"[{ref['accuracy']['ci_low']:.3f}, {ref['accuracy']['ci_high']:.3f}]"
+    assert rows.loc["accuracy", "McNemar p"] == f"{ref['accuracy']['mcnemar_p']:.4f}"
+    assert rows.loc["macro f1", "McNemar p"] == "–"
+
+
+def test_the_alignment_lab_puts_labelers_side_by_side_on_dev_against_a_baseline(app_for, demo_db):
+    from labelgate.align import make_split, side_by_side
+    from labelgate.store.tasks import get_task
+
+    task = get_task(demo_db, "mt-bench")
+    make_split(demo_db, task, created_by="engineer")
+    at = app_for("engineer", page=PAGE)
+    assert not at.exception
+    at.multiselect(key="cmp_align_sbs_mt-bench").set_value(["ChatGPT", "GPT-4", "LLaMA2"]).run()
+    at.selectbox(key="cmp_align_base_mt-bench").set_value("LLaMA2").run()
+    assert not at.exception
+    ref = {r["name"]: r for r in side_by_side(demo_db, task, ["ChatGPT", "GPT-4", "LLaMA2"],
+                                              baseline="LLaMA2")["variants"]}
+
+    def shown(column):
+        found = [t.value for t in at.table if column in t.value.columns]
+        assert found, f"no table with {column}"
+        return found[0].map(lambda v: str(v).replace("\\", "")).set_index("Labeler")
+
+    main = shown("Invalid outputs")
+    assert list(main.columns) == ["Dev items labeled", "Accuracy", "Cohen's kappa", "Macro-F1", "Invalid outputs",
+                                  "Tokens per item", "Cost per item", "Latency per item", "Pareto front"]
+    assert list(main.index) == ["ChatGPT", "GPT-4", "LLaMA2"]
+    acc = ref["GPT-4"]["metrics"]["accuracy"]
+    assert main.loc["GPT-4", "Accuracy"] == f"{acc['estimate']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]"
+    assert main.loc["GPT-4", "Dev items labeled"] == str(ref["GPT-4"]["n_items"]) == "80"
+    assert main.loc["GPT-4", "Cost per item"] == "–"          # imported labels: no calls, no cost
+    diff = shown("McNemar p (accuracy)")
+    assert list(diff.index) == ["ChatGPT", "GPT-4"]           # the baseline is not compared with itself
+    d = ref["ChatGPT"]["versus_baseline"]["metrics"]["accuracy"]
+    assert diff.loc["ChatGPT", "Accuracy difference"] == f"{d['estimate']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}]"
+    assert diff.loc["ChatGPT", "McNemar p (accuracy)"] == f"{d['mcnemar_p']:.4f}"
+    assert "so there is no cost-versus-Accuracy plot" in " ".join(c.value for c in at.caption)

@@ -6,7 +6,6 @@ import io
 
 import pandas as pd
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 
 from labelgate import gate
 from labelgate.demo import JUDGES
@@ -66,21 +65,6 @@ def batch(demo_db):
     return task
 
 
-@pytest.fixture
-def downloads(monkeypatch):
-    """file name -> bytes of every st.download_button the page renders (AppTest keeps no media files)."""
-    files: dict[str, bytes] = {}
-    add = MediaFileManager.add
-
-    def spy(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        if is_for_static_download:
-            files[file_name] = path_or_data
-        return add(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
-
-    monkeypatch.setattr(MediaFileManager, "add", spy)
-    return files
-
-
 def export_tab(at):
     at.session_state["data_tabs"] = "Export"
     at.run()
@@ -137,7 +121,7 @@ def test_a_list_where_text_belongs_is_refused_with_its_column_and_row(app_for, d
     at.run()
     click(at, "Import")
     assert texts(at.error) == ["Nothing was imported: bad.jsonl: column output_1: a list or object where text is "
-                               "expected, in row 2"]
+                               "expected, in row 2 (\"\\['a', 'list'\\]\")"]  # shown as plain text
     assert count_items(demo_db, get_task(demo_db, "mt-bench").task_id) == 200
 
 
@@ -155,9 +139,39 @@ def test_an_upload_is_parsed_once_however_often_the_page_reruns(app_for, demo_db
     at.text_input(key="data_id_column").input("item_id").run()
     at.multiselect(key="data_text_columns").set_value(["input", "output_1", "output_2"]).run()
     click(at, "Import")
-    assert "more.csv: imported 5 items." in texts(at.success)
+    assert "more.csv: added 5 items." in texts(at.success)
     assert len(calls) == 1
     assert count_items(demo_db, get_task(demo_db, "mt-bench").task_id) == 205
+
+
+def test_llm_values_outside_the_labels_are_stored_apart_or_refused_as_chosen(app_for, demo_db):
+    task = get_task(demo_db, "mt-bench")
+    ids = [f"x{k}" for k in range(4)]
+    add_items(demo_db, task, ids)
+    answers = ["1", "3", "2", "maybe"]
+    body = "item_id,rater,value\n" + "\n".join(f"{i},judge-x,{v}" for i, v in zip(ids, answers, strict=True))
+    at = app_for("engineer", page=PAGE)
+    at.radio(key="data_import_what").set_value("labels").run()
+    at.radio(key="data_source").set_value("llm").run()
+    assert at.radio(key="data_invalid").options == ["store as invalid outputs", "refuse the file",
+                                                    "clip numbers to the range"]
+    at.file_uploader(key="data_upload").set_value(("judge.csv", body.encode(), "text/csv"))
+    at.radio(key="data_invalid").set_value("refuse the file").run()
+    click(at, "Import")
+    assert texts(at.error) == ["Nothing was imported: judge.csv: column value: not one of 1, 2 in rows "
+                               "2 ('3'), 4 ('maybe')"]
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM llm_labels WHERE labeler = 'judge-x'").fetchone() == (0,)
+    at.radio(key="data_invalid").set_value("store as invalid outputs").run()
+    click(at, "Import")
+    assert texts(at.warning) == ["judge.csv: added 2 llm labels; 2 invalid judge outputs (not a label of the task) "
+                                 "stored apart: counted in the labeler's invalid rate, left out of metrics and "
+                                 "exports."]
+    with demo_db.connect() as con:
+        assert con.execute("SELECT item_id, raw_value FROM llm_invalid_labels ORDER BY 1").fetchall() == \
+            [("x1", "3"), ("x3", "maybe")]
+        assert con.execute("SELECT item_id, value FROM llm_labels WHERE labeler = 'judge-x' ORDER BY 1").fetchall() \
+            == [("x0", "1"), ("x2", "2")]
 
 
 # --- calibration and anchor sets --------------------------------------------------------------
@@ -289,12 +303,38 @@ def test_too_few_human_rows_are_refused_with_how_many_fit_unless_subsampled(app_
     click(at, "Export")
     table = pd.read_json(io.BytesIO(downloads[f"mt-bench-GPT-4-{version}.jsonl"]), lines=True)
     assert (table["source"] == "human").sum() == 200 and (table["source"] == "llm").sum() == 800
+    # weighted instead: every LLM row, human rows weighing 0.2 * 1000 / (0.8 * 200) = 1.25 each
+    at.checkbox(key="data_exp_subsample_mt-bench").uncheck()
+    at.checkbox(key="data_exp_weight_mt-bench").check()
+    downloads.clear()
+    click(at, "Export")
+    table = pd.read_json(io.BytesIO(downloads[f"mt-bench-GPT-4-{version}.jsonl"]), lines=True)
+    assert (table["source"] == "human").sum() == 200 and (table["source"] == "llm").sum() == 1000
+    assert set(table.loc[table["source"] == "human", "weight"]) == {1.25}
+    assert set(table.loc[table["source"] == "llm", "weight"]) == {1.0}
+    assert "of the rows; 20% of the weight (human rows weigh 1.25 each)" in texts(at.caption)
 
 
-def test_a_forced_export_is_offered_and_recorded_as_forced(app_for, demo_db, batch, downloads):
+def test_an_engineer_cannot_force_an_export(app_for, demo_db, batch):
     at = export_tab(app_for("engineer", page=PAGE))
     at.selectbox(key="data_exp_labeler_mt-bench").select("GPT-4").run()
-    at.checkbox(key="data_exp_force_mt-bench_GPT-4").check()
+    assert not [c for c in at.checkbox if c.key and c.key.startswith("data_exp_force")]
+    assert "Only a lead can force an export without a fresh approval; you are signed in as engineer." in \
+        [c.value for c in at.caption]
+    click(at, "Export")
+    assert any(e.value.startswith("Export refused: ") for e in at.error)
+    assert events(demo_db) == []
+
+
+def test_a_lead_forces_an_export_with_a_reason_and_it_is_recorded_as_forced(app_for, demo_db, batch, downloads):
+    at = export_tab(app_for("lead", page=PAGE))
+    at.selectbox(key="data_exp_labeler_mt-bench").select("GPT-4").run()
+    at.checkbox(key="data_exp_force_mt-bench_GPT-4").check().run()
+    click(at, "Export")  # no reason yet
+    assert [e.value for e in at.error] == ["Export refused: a forced export needs a reason: say why these labels "
+                                           "may train without a fresh approval"]
+    assert events(demo_db) == []
+    at.text_input(key="data_exp_force_reason_mt-bench_GPT-4").input("pilot training run").run()
     click(at, "Export")
     assert not at.error
     assert any(w.value.startswith("Forced export without a fresh approval (no lead has approved this labeler yet)")
@@ -302,4 +342,65 @@ def test_a_forced_export_is_offered_and_recorded_as_forced(app_for, demo_db, bat
     version = gate.fingerprint(demo_db, batch, "GPT-4").labeler_version
     table = pd.read_json(io.BytesIO(downloads[f"mt-bench-GPT-4-{version}.jsonl"]), lines=True)
     assert (table["source"] == "llm").sum() == N_BATCH and (table["source"] == "human").sum() == 200
-    assert events(demo_db) == [("export", "engineer", "engineer", True, "GPT-4", version)]
+    assert events(demo_db) == [("export", "lead", "lead", True, "GPT-4", version)]
+    with demo_db.connect() as con:
+        (comment,) = con.execute("SELECT comment FROM gate_events").fetchone()
+    assert "FORCED by lead" in comment and "because: pilot training run" in comment
+
+
+def test_the_domain_column_is_picked_from_the_tasks_metadata_columns(app_for, demo_db):
+    at = app_for("engineer", page=PAGE)
+    assert "longer_output" in at.selectbox(key="data_route_column_mt-bench").options
+    at.selectbox(key="data_route_column_mt-bench").select("longer_output")
+    at.checkbox(key="data_route_others_mt-bench").uncheck()
+    click(at, "Save routing")
+    assert ("mt-bench: items go first to experts tagged with their longer_output; only matching experts label "
+            "them.") in texts(at.success)
+    task = get_task(demo_db, "mt-bench")
+    assert (task.domain_column, task.others_may_label) == ("longer_output", False)
+    at.selectbox(key="data_route_column_mt-bench").select("")
+    click(at, "Save routing")
+    assert get_task(demo_db, "mt-bench").domain_column is None
+
+
+def test_soft_labels_checkbox_adds_each_items_human_vote_counts(app_for, demo_db, batch, downloads):
+    from labelgate.store.gold import expert_labels
+
+    gate.decide(demo_db, batch, "GPT-4", user=LEAD, decision="approve", comment="kappa fine")
+    version = gate.fingerprint(demo_db, batch, "GPT-4").labeler_version
+    at = export_tab(app_for("engineer", page=PAGE))
+    at.selectbox(key="data_exp_labeler_mt-bench").select("GPT-4").run()
+    at.radio(key="data_exp_format_mt-bench").set_value("CSV")
+    at.checkbox(key="data_exp_soft_mt-bench").check()
+    click(at, "Export")
+    table = pd.read_csv(io.BytesIO(downloads[f"mt-bench-GPT-4-{version}.csv"]), dtype={"item_id": str})
+    soft = [c for c in table.columns if c.startswith("human_")]
+    options = get_task(demo_db, "mt-bench").labels
+    assert "1" in options and "2" in options
+    assert soft == [*(f"human_count_{o}" for o in options), "human_n_raters"]
+    raw = expert_labels(demo_db, batch.task_id)
+    ref = raw.groupby("item_id")["value"].value_counts().unstack(fill_value=0)
+    human = table[table["source"] == "human"].set_index("item_id")
+    assert len(human) == 200
+    for opt in options:
+        assert (human[f"human_count_{opt}"] == ref.reindex(human.index, fill_value=0)[opt]).all()
+    assert (human["human_n_raters"] == raw.groupby("item_id")["rater"].nunique().loc[human.index]).all()
+    assert (human["human_n_raters"] >= 1).all()
+    llm = table[table["source"] == "llm"]   # items no expert answered: no votes
+    assert len(llm) > 0 and (llm["human_n_raters"] == 0).all()
+
+
+def test_a_lead_sets_an_experts_tags_beside_the_routing_and_an_engineer_cannot(app_for, demo_db):
+    from labelgate.store.users import user_tags
+
+    at = app_for("lead", page=PAGE)
+    at.selectbox(key="data_tags_user").select("expert2").run()
+    at.text_input(key="data_tags_expert2").input("Code, legal")
+    click(at, "Save tags")
+    assert "expert2's expertise tags are now: code, legal." in texts(at.success)
+    at.text_input(key="data_tags_expert2").input("c++")
+    click(at, "Save tags")
+    assert "expertise tags: 'c++' is not a tag" in texts(at.error)[0]
+    assert user_tags(demo_db) == {"expert2": ["code", "legal"]}
+    engineer = app_for("engineer", page=PAGE)
+    assert not [b for b in engineer.button if b.label == "Save tags"]

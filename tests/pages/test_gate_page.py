@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from labelgate import gate
@@ -36,8 +38,13 @@ def decisions(db) -> list[tuple]:
                            " FROM gate_events WHERE kind IN ('approve', 'refuse') ORDER BY event_id").fetchall()
 
 
+def shown(table):
+    """A static table's cells as the user reads them (the page escapes markdown in every cell)."""
+    return table.map(lambda v: re.sub(r"\\(.)", r"\1", str(v)))
+
+
 def evaluation_table(at):
-    found = [d.value for d in at.dataframe if {"criterion", "result", "evidence"} <= set(d.value.columns)]
+    found = [shown(t.value) for t in at.table if {"criterion", "result", "evidence"} <= set(t.value.columns)]
     assert found, "no evaluation table shown"
     return found[0].set_index("criterion")
 
@@ -55,7 +62,7 @@ def test_lead_evaluates_gpt4_and_sees_every_criterion_with_its_evidence_and_a_pa
     assert set(table["result"]) <= {"pass", "skipped"} and (table["result"] == "pass").sum() >= 3
     assert (table["evidence"].str.len() > 0).all()  # every criterion says what it rests on
     kappa = table.loc["Cohen's kappa vs gold"]
-    assert kappa["result"] == "pass" and kappa["observed"] == pytest.approx(0.515, abs=0.01)
+    assert kappa["result"] == "pass" and float(kappa["observed"]) == pytest.approx(0.515, abs=0.01)
     assert "0.620 [0.515, 0.705] on 200 items" in kappa["evidence"]
     assert "gold comes from 1 rater" in table.loc["expert agreement", "evidence"]
     with demo_db.connect() as con:
@@ -73,7 +80,7 @@ def test_lead_approves_with_a_comment_and_the_audit_row_holds_the_versions(app_f
     assert any(s.value.startswith("**Approved** — approved by lead") for s in at.success)
     assert decisions(demo_db) == [("approve", "lead", "lead", "GPT-4", version, gold_version, "pass",
                                    "kappa's lower bound clears 0.4 on 200 items")]
-    log = [d.value for d in at.dataframe if "forced" in d.value.columns][0]
+    log = [shown(t.value) for t in at.table if "forced" in t.value.columns][0]
     assert list(log["kind"]) == ["approve"] and list(log["actor"]) == ["lead"]
 
 
@@ -138,4 +145,119 @@ def test_a_comment_is_shown_as_written_not_as_markdown(app_for, demo_db):
     at.text_area(key="gate_comment_mt-bench_GPT-4").input("ok per [rubric](http://example.invalid) *v2*")
     click(at, "Approve")
     shown = next(s.value for s in at.success if s.value.startswith("**Approved** —"))
-    assert r"\[rubric\](http://example.invalid) \*v2\*" in shown  # escaped: no link, no emphasis
+    # escaped: no link, no emphasis (a word joiner keeps the bare URL from becoming a link, see plain)
+    assert r"\[rubric\](http" + "\u2060" + r"://example.invalid) \*v2\*" in shown
+
+
+# --- criteria editing and who may do it (issue 9 item 3, issue 15) ---------------------------------
+
+KAPPA = "gate_thr_mt-bench_kappa"
+
+
+def markdowns(at) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def kappa_threshold(db) -> float:
+    return next(c.threshold for c in gate.criteria_for(db, get_task(db, "mt-bench")) if c.metric == "kappa")
+
+
+def test_an_engineer_sees_the_criteria_read_only_and_cannot_save_them(app_for, demo_db):
+    at = open_gpt4(app_for, "engineer")
+    assert at.number_input(key=KAPPA).disabled and at.number_input(key="gate_share_mt-bench").disabled
+    labels = [b.label for b in at.button]
+    assert "Save criteria" not in labels and "Reset to the defaults" not in labels
+    assert any(i.value.startswith("Read-only: only a lead changes the criteria and the human share; you are signed "
+                                  "in as engineer.") for i in at.info)
+    assert "Every criterion is at its default." in [c.value for c in at.caption]
+    # a value forced into the (disabled) field is neither evaluated nor saved
+    at.session_state[KAPPA] = 0.05
+    at.run()
+    click(at, "Evaluate")
+    assert at.number_input(key=KAPPA).value == 0.4 and kappa_threshold(demo_db) == 0.4
+    assert evaluation_table(at).loc["Cohen's kappa vs gold", "required"].startswith("> 0.400")
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM setting_versions").fetchone() == (0,)
+
+
+def test_a_lead_changes_a_threshold_and_everyone_sees_it_marked_with_who(app_for, demo_db):
+    at = open_gpt4(app_for, "lead")
+    at.number_input(key=KAPPA).set_value(0.05).run()
+    click(at, "Save criteria")
+    assert "Saved the criteria of mt-bench (version 1); recorded with your name in the change log below." in \
+        [s.value for s in at.success]
+    assert kappa_threshold(demo_db) == 0.05
+    with demo_db.connect() as con:
+        assert con.execute("SELECT name, changed_by, changed_by_role FROM setting_changes").fetchall() == [
+            ("kappa", "lead", "lead")]
+    click(at, "Evaluate")
+    assert evaluation_table(at).loc["Cohen's kappa vs gold", "required"].startswith("> 0.050")
+
+    eng = open_gpt4(app_for, "engineer")
+    assert eng.number_input(key=KAPPA).value == 0.05
+    marked = [m for m in markdowns(eng) if "changed" in m]
+    assert len(marked) == 1 and "from the default 0.400 by **lead** (lead) on" in marked[0]
+    assert not any("Pre-filled from the defaults" in c.value or c.value == "Every criterion is at its default."
+                   for c in eng.caption)
+    assert any(c.value.startswith("1 setting differs from the defaults") for c in eng.caption)
+    log = [shown(t.value) for t in eng.table if {"who", "what", "from", "to"} <= set(t.value.columns)][0]
+    assert log[["who", "setting", "what"]].values.tolist() == [["lead (lead)", "gate criteria", "kappa"]]
+    assert log["from"].iloc[0].startswith("> 0.4 ") and log["to"].iloc[0].startswith("> 0.05 ")
+
+
+def test_two_sessions_editing_the_criteria_cannot_overwrite_each_other(app_for, demo_db):
+    first, second = open_gpt4(app_for, "lead"), open_gpt4(app_for, "lead")  # both load version 0
+    first.number_input(key=KAPPA).set_value(0.5).run()
+    click(first, "Save criteria")
+    second.number_input(key=KAPPA).set_value(0.3).run()
+    click(second, "Save criteria")
+    errors = [e.value for e in second.error]
+    assert any(e.startswith("Not saved: lead saved version 1 on ") and "after you loaded version 0" in e
+               for e in errors), errors
+    assert kappa_threshold(demo_db) == 0.5
+    assert any(w.value.startswith("Someone saved these settings since you loaded them") for w in second.warning)
+    click(second, "Load the saved settings")
+    assert second.number_input(key=KAPPA).value == 0.5 and not second.warning
+    second.number_input(key=KAPPA).set_value(0.3).run()
+    click(second, "Save criteria")  # now against version 1
+    assert kappa_threshold(demo_db) == 0.3
+
+
+def test_a_lead_sets_the_human_share_and_exports_keep_it(app_for, demo_db):
+    at = open_gpt4(app_for, "lead")
+    at.number_input(key="gate_share_mt-bench").set_value(15).run()
+    click(at, "Save criteria")
+    from labelgate import export as ex
+
+    assert ex.task_human_share(demo_db, get_task(demo_db, "mt-bench")) == 0.15
+    assert any("from the default 10% by **lead**" in m for m in markdowns(at))
+
+
+def test_a_lead_adds_a_student_criterion_and_the_evaluation_names_the_missing_preview(app_for, demo_db):
+    from labelgate.demo import CAP_TASK, load_cap_demo
+
+    assert load_cap_demo(demo_db)
+    eng = app_for("engineer", page=PAGE)
+    eng.selectbox(key="gate_task").select(CAP_TASK).run()
+    assert not any(s.label == "Add a criterion" for s in eng.selectbox)      # read-only for an engineer
+
+    at = app_for("lead", page=PAGE)
+    at.selectbox(key="gate_task").select(CAP_TASK).run()
+    at.selectbox(key="gate_labeler").select("Claude 3.5 Sonnet (20241022)").run()
+    add = next(s for s in at.selectbox if s.label == "Add a criterion")
+    assert add.options == [c.name for c in gate.STUDENT_CRITERIA]
+    add.select("Student minority recall ratio").run()
+    click(at, "Add")
+    assert any(s.value.startswith("Added the criterion Student minority recall ratio (version 1)") for s in at.success)
+    task = get_task(demo_db, CAP_TASK)
+    saved = {c.metric: c for c in gate.criteria_for(demo_db, task)}
+    assert saved["student_minority_recall_ratio"].threshold == 0.8 and len(saved) == 7
+    with demo_db.connect() as con:
+        assert con.execute("SELECT name, changed_by FROM setting_changes").fetchall() == [
+            ("student_minority_recall_ratio", "lead")]
+    click(at, "Evaluate")
+    row = evaluation_table(at).loc["Student minority recall ratio"]
+    assert row["result"] == "FAIL"
+    assert row["evidence"].startswith("not evaluable: no student preview recorded for this labeler; record one")
+    click(at, "Remove")
+    assert "student_minority_recall_ratio" not in [c.metric for c in gate.criteria_for(demo_db, task)]

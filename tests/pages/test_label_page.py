@@ -128,3 +128,20 @@ def test_the_same_item_answered_in_another_tab_is_kept_once_and_explained(app_fo
     with demo_db.connect() as con:
         assert con.execute("SELECT count(*) FROM human_labels WHERE rater = 'expert' AND item_id = ?",
                            [item_id]).fetchall()[0][0] == 1
+
+
+def test_routing_by_expertise_tells_an_expert_without_the_domain_why_nothing_is_there(app_for, demo_db):
+    from labelgate.store.tasks import set_task_routing
+    from labelgate.store.users import set_user_tags
+
+    # every demo item's longer output is 1 or 2; expert2 holds both domains, the expert none
+    set_task_routing(demo_db, "mt-bench", domain_column="longer_output", others_may_label=False)
+    set_user_tags(demo_db, "expert2", "1, 2")
+    at = app_for("expert", page="pages/label.py")
+    assert not [b for b in at.button if b.key and b.key.startswith("label_skip_")]
+    assert [i.value for i in at.info] == [
+        "Nothing for you in this task now: 200 items are routed by expertise (1, 2), and each goes only to experts "
+        "tagged with its domain. An admin (Users page) or a lead (Data page) sets your expertise tags."]
+    set_user_tags(demo_db, "expert", "2")
+    at = app_for("expert", page="pages/label.py")
+    assert "Item 1 of " in at.get("progress")[0].proto.text

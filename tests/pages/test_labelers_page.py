@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labelgate.llm.service import get_handle
 from labelgate.store.tasks import get_task
 from tests.llm_server import FakeLLMServer
@@ -98,3 +100,63 @@ def test_switching_task_resets_the_form_and_the_preview_sends_only_a_saved_versi
 
     # the new task's default prompt, not mt-bench's GPT-4 prompt
     assert at.text_area(key="labelers_prompt").value == default_template(task_named(demo_db, "sentiment"))
+
+
+def test_test_connection_makes_one_call_with_the_rubric_and_options_but_no_keys(app_for, demo_db):
+    from tests.llm_server import Fault
+
+    with FakeLLMServer() as server:
+        at = app_for("engineer", page="pages/labelers.py")
+        define_local_judge(at, server.openai_url)
+        before = server.request_count
+        click(at, "Test connection")
+        assert server.request_count == before + 1
+        ok = [s.value for s in at.success if s.value.startswith("Connected:")]
+        assert ok and ok[0].startswith("Connected: llama-3-8b-instruct answered “")
+        prompt = server.requests[-1]["prompt"]
+        assert "does what the instruction asks" in prompt  # the rubric
+        assert "1 = the first output is better" in prompt and "Answer with one of: 1, 2" in prompt
+        assert "Keys:" not in prompt and "flag as ambiguous" not in prompt  # never the people's keys
+
+        server.faults = lambda ctx: Fault("503", persistent=True)
+        click(at, "Test connection")
+        assert server.request_count == before + 2  # one call, no retries
+        assert any(e.value.startswith("The call failed (retryable, HTTP 503)") for e in at.error), \
+            [e.value for e in at.error]
+
+
+def test_the_run_tab_shows_the_estimated_cost_before_the_run(app_for, demo_db):
+    import re
+
+    at = app_for("engineer", page="pages/labelers.py")
+    at.text_input(key="labelers_name").input("priced")
+    at.text_input(key="labelers_model").input("gpt-4o-mini")
+    click(at, "Save labeler")
+    at.selectbox(key="labelers_run_labeler").select("priced")
+    at.selectbox(key="labelers_run_items").select("calibration").run()
+    shown = [i.value for i in at.info if i.value.startswith("**Estimated cost of this run:**")]
+    assert shown, [i.value for i in at.info]
+    m = re.search(r"([\d,]+) calls, about ([\d,]+) input tokens: estimated \$([\d.,]+) \(at most \$([\d.,]+)",
+                  shown[0])
+    calls, tokens, likely, ceiling = (float(g.replace(",", "")) for g in m.groups())
+    assert calls == 400  # 200 calibration items, both orders
+    # gpt-4o-mini lists at $0.15 in and $0.60 out per million tokens; an answer is about 25 tokens
+    assert likely == pytest.approx((tokens * 0.15 + calls * 25 * 0.60) / 1e6, abs=0.006)
+    assert ceiling == pytest.approx((tokens * 0.15 + calls * 256 * 0.60) / 1e6, abs=0.006)  # at max tokens
+    assert 400 * 300 < tokens < 400 * 3000  # the demo's prompts: a few hundred to a few thousand tokens each
+
+    at.selectbox(key="labelers_run_labeler").select("GPT-4").run()  # "gpt-4" has no list price in the table
+    assert any("no list price is known for this model" in i.value for i in at.info)
+
+
+def test_a_saved_labeler_shows_at_once_on_the_pages_that_list_labelers(app_for, demo_db):
+    # Monitor and Gate read the task's labelers from a cache shared by the pages: saving one must clear
+    # it, or the new labeler is missing from their pickers for up to 30 s.
+    for page in ("pages/monitor.py", "pages/gate.py"):
+        at = app_for("lead", page=page)
+        assert "local-judge" not in at.selectbox(key="monitor_labeler" if "monitor" in page else "gate_labeler").options
+    at = app_for("engineer", page="pages/labelers.py")
+    define_local_judge(at, "http://127.0.0.1:9/v1")
+    assert any("Created labeler local-judge" in s.value for s in at.success)
+    assert "local-judge" in app_for("lead", page="pages/monitor.py").selectbox(key="monitor_labeler").options
+    assert "local-judge" in app_for("lead", page="pages/gate.py").selectbox(key="gate_labeler").options

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import krippendorff
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import cohen_kappa_score
 
 from labelgate.gold import load_gold
 from labelgate.store.labels import append_human_label
@@ -33,10 +37,11 @@ def test_expert_disputes_are_queued_with_both_labels_revealed(biased):
     queue = table(at, "item_id", "expert labels")
     assert sorted(queue["item_id"]) == sorted(info["disputed"])
     item = at.selectbox(key=f"rev_item_{TASK}").value
-    experts = table(at, "rater", "round", "value")
-    assert sorted(experts["rater"]) == ["exp-a", "exp-b"] and experts["value"].nunique() == 2
-    assert any("in dispute" in m.value for m in at.markdown)
     assert item in info["disputed"]
+    experts = table(at, "rater", "round", "value").set_index("rater")
+    truth = int(info["truth"][item])  # exp-a says the true score, exp-b one point more
+    assert experts["value"].astype(int).to_dict() == {"exp-a": truth, "exp-b": truth + 1}
+    assert "**Gold:** none — in dispute" in [m.value for m in at.markdown]
 
 
 def test_adjudication_needs_a_reason_records_who_and_why_and_leaves_expert_labels(biased, demo_db):
@@ -77,7 +82,7 @@ def test_labeler_vs_gold_queue_lists_the_items_the_labeler_gets_wrong(biased):
 
 
 def test_human_reliability_alpha_kappa_consensus_and_retest(app_for, demo_db):
-    info = make_biased_task(demo_db)
+    info = make_biased_task(demo_db, experts_in_app=True)
     task = get_task(demo_db, TASK)
     # exp-a answers 10 retests: the same label on 8, another on 2
     for k, item in enumerate(info["gold_ids"][:10]):
@@ -86,10 +91,17 @@ def test_human_reliability_alpha_kappa_consensus_and_retest(app_for, demo_db):
                            value=str(value), value_num=float(value), round=2)
     at = app_for("engineer", page=PAGE)
     at.selectbox(key="rev_task").set_value(TASK).run()
+    # first-round labels only: exp-a gives the true score, exp-b one point more on the disputed items
+    exp_a = info["truth"][info["gold_ids"]].to_numpy()
+    exp_b = exp_a + np.isin(info["gold_ids"], info["disputed"])
     alpha = next(m for m in at.metric if m.label.startswith("Krippendorff"))
-    assert 0.9 < float(alpha.value) < 1.0
-    kappa = table(at, "expert a", "expert b", "estimate")
-    assert kappa.iloc[0]["items"] == 240 and kappa.iloc[0]["ci_low"] < kappa.iloc[0]["estimate"] < 1
+    ref = krippendorff.alpha(reliability_data=np.vstack([exp_a, exp_b]).astype(float), level_of_measurement="ordinal")
+    assert alpha.value == f"{ref:.3f}"
+    kappa = table(at, "expert a", "expert b", "estimate").iloc[0]
+    assert kappa["items"] == 240 and kappa["ci_low"] < kappa["estimate"] < kappa["ci_high"]
+    assert kappa["estimate"] == pytest.approx(
+        cohen_kappa_score(exp_a.astype(str), exp_b.astype(str), weights="quadratic", labels=["1", "2", "3", "4", "5"]),
+        abs=1e-9)
     consensus = table(at, "expert", "agreement").set_index("expert")
     assert consensus.loc["exp-a", "items"] == 240 - len(info["disputed"])
     retest = table(at, "retested items", "same label as before").set_index("expert")
@@ -98,8 +110,91 @@ def test_human_reliability_alpha_kappa_consensus_and_retest(app_for, demo_db):
     assert "exp-b" not in retest.index
 
 
-def test_demo_has_one_gold_rater_and_says_so(app_for):
+def test_demo_has_no_app_expert_yet_and_the_imported_majority_is_shown_apart(app_for):
     at = app_for("lead", page=PAGE)
     assert not at.exception
     assert any("No expert disputes are open" in s.value for s in at.success)
-    assert any("1 expert(s) labeled this task" in i.value for i in at.info)
+    assert any("0 expert(s) labeled this task in the app" in i.value for i in at.info)
+    imported = table(at, "rater", "agreement").set_index("rater")
+    assert list(imported.index) == ["mt-bench-majority"] and imported.loc["mt-bench-majority", "items"] == 200
+
+
+def _mt_bench_majority() -> dict[str, str]:
+    """The imported MT-Bench majority, read from the demo's own file (the source, not the database)."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "demo" / "mtbench_gold.csv"
+    with path.open() as f:
+        return {r["item_id"]: r["value"] for r in csv.DictReader(f)}
+
+
+def test_expert_agreement_is_among_the_app_experts_only_and_imported_raters_are_apart(app_for, demo_db):
+    """Issue 9: the imported MT-Bench majority (a human rater from a file) is no expert of the app."""
+    majority = _mt_bench_majority()
+    items = sorted(majority)[:30]
+    other = {"1": "2", "2": "1"}
+    expert, expert2 = {}, {}
+    for k, item in enumerate(items):
+        m = majority[item]
+        # 0-19 both experts give the majority's label; 20-24 both the other one (gold flips to it,
+        # two of three); 25-29 expert alone says the other one (gold stays the majority's)
+        expert[item] = m if k < 20 else other[m]
+        expert2[item] = other[m] if 20 <= k < 25 else m
+    task = get_task(demo_db, "mt-bench")
+    for rater, labels in (("expert", expert), ("expert2", expert2)):
+        for item, value in labels.items():
+            append_human_label(demo_db, task_id=task.task_id, item_id=item, rater=rater, status="label",
+                               value=value, value_num=float(value))
+    at = app_for("lead", page=PAGE)
+    assert not at.exception
+    assert any("Imported human labels (a benchmark's majority, an earlier campaign) are not counted as experts"
+               in c.value for c in at.caption)
+    a = [expert[i] for i in items]
+    b = [expert2[i] for i in items]
+    alpha = next(m for m in at.metric if m.label.startswith("Krippendorff"))
+    ref = krippendorff.alpha(reliability_data=np.array([a, b], dtype=float), level_of_measurement="nominal")
+    assert alpha.value == f"{ref:.3f}"
+    kappa = table(at, "expert a", "expert b", "estimate")
+    assert kappa[["expert a", "expert b", "items"]].values.tolist() == [["expert", "expert2", 30]]
+    assert kappa["estimate"].iloc[0] == pytest.approx(cohen_kappa_score(a, b, labels=["1", "2"]), abs=1e-9)
+    consensus = table(at, "expert", "agreement").set_index("expert")
+    assert list(consensus.index) == ["expert", "expert2"]          # not the imported majority
+    assert consensus["items"].tolist() == [30, 30]
+    assert consensus["agreement"].tolist() == pytest.approx([25 / 30, 1.0])
+    imported = table(at, "rater", "agreement").set_index("rater")
+    assert list(imported.index) == ["mt-bench-majority"]
+    assert imported.loc["mt-bench-majority", "items"] == 200
+    assert imported.loc["mt-bench-majority", "agreement"] == pytest.approx(195 / 200)  # 5 items flipped
+    assert any("**Imported human raters** (1;" in m.value for m in at.markdown)
+
+
+def test_expert_agreement_and_consensus_per_domain_when_the_task_routes_by_domain(app_for, demo_db):
+    from labelgate.store.items import item_meta_frame
+    from labelgate.store.tasks import set_task_routing
+
+    info = make_biased_task(demo_db, experts_in_app=True)
+    task = set_task_routing(demo_db, TASK, domain_column="domain")
+    at = app_for("engineer", page=PAGE)
+    at.selectbox(key="rev_task").set_value(TASK).run()
+    assert not at.exception
+    assert any("Per domain" in m.value and "domain" in m.value for m in at.markdown)
+    kappa = table(at, "domain", "expert a", "expert b", "estimate")
+    consensus = table(at, "domain", "expert", "agreement")
+    domain = item_meta_frame(demo_db, task.task_id).set_index("item_id")["domain"]
+    gold_ids = pd.Index(info["gold_ids"])
+    exp_a = info["truth"][gold_ids]
+    exp_b = exp_a + gold_ids.isin(info["disputed"])
+    assert sorted(kappa["domain"]) == sorted(domain[gold_ids].unique())
+    gold = load_gold(demo_db, task).labels.set_index("item_id")["value"]
+    for name, row in kappa.set_index("domain").iterrows():
+        ids = gold_ids[(domain[gold_ids] == name).to_numpy()]
+        assert row["items"] == len(ids)
+        assert row["estimate"] == pytest.approx(cohen_kappa_score(
+            exp_a[ids].astype(str), exp_b[ids].astype(str), weights="quadratic", labels=["1", "2", "3", "4", "5"]),
+            abs=1e-9)
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"]
+        mine = consensus[(consensus["domain"] == name) & (consensus["expert"] == "exp-a")].iloc[0]
+        in_gold = ids[ids.isin(gold.index)]
+        assert mine["items"] == len(in_gold)
+        assert mine["agreement"] == pytest.approx((gold[in_gold].astype(int) == exp_a[in_gold].astype(int)).mean())

@@ -11,7 +11,7 @@ PAGE_FILES = {"label": ("pages/label.py", "Label"), "data": ("pages/data.py", "D
               "admin": ("pages/admin.py", "Users"), "calibrate": ("pages/calibrate.py", "Calibrate"),
               "compare": ("pages/compare.py", "Compare"), "review": ("pages/review.py", "Review"),
               "labelers": ("pages/labelers.py", "Labelers"), "monitor": ("pages/monitor.py", "Monitor"),
-              "gate": ("pages/gate.py", "Gate")}
+              "gate": ("pages/gate.py", "Gate"), "student": ("pages/student.py", "Student preview")}
 
 
 def test_every_page_of_the_app_is_covered_here():

@@ -214,7 +214,8 @@ def test_temperature_is_nll_minimizer_2d():
     assert nll(T) <= min(nll(T * 0.99), nll(T * 1.01))
     assert 1.8 < T < 3.5
     probs = apply_temperature(fit_temperature(sharp, y), sharp)
-    assert probs.shape == (500, 5) and np.allclose(probs.sum(1), 1)
+    scaled = np.exp(sharp / T)   # softmax(logits / T), by its definition
+    np.testing.assert_allclose(probs, scaled / scaled.sum(axis=1, keepdims=True), rtol=0, atol=1e-12)
     # log-probs give the same temperature as logits
     from scipy.special import log_softmax as ls
 
@@ -229,7 +230,8 @@ def test_temperature_1d_chosen_label_logprob():
     p = fit_temperature(np.log(conf), correct)
     assert 1.7 < p.temperature < 2.3
     out = apply_temperature(p, np.log(conf))
-    assert out.shape == (3000,) and np.all(out <= conf + 1e-12)
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-z / p.temperature)), rtol=0, atol=1e-9)  # sigmoid(logit / T)
+    assert np.all(out <= conf + 1e-12)   # T > 1 softens every confidence
 
 
 def test_temperature_errors():

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import ppi_py
 import pytest
 
-ppi_py = pytest.importorskip("ppi_py")
-
-from qc.inference import classical_mean_ci, ppi_lambda, ppi_mean_ci, ppi_proportion_ci  # noqa: E402
+from qc.inference import classical_mean_ci, ppi_lambda, ppi_mean_ci, ppi_proportion_ci
 
 
 def _case(seed):
@@ -107,10 +106,13 @@ def test_errors():
         classical_mean_ci([1.0])
 
 
-@pytest.mark.slow
-def test_coverage_of_ppi_and_classical_intervals():
+# CI runs 400 seeded repetitions (binomial SD at 95% ~1.1%: the 91-98% band is > 3 SD from 95%
+# on either side); `make test-slow` runs 2000 (SD ~0.5%) against 93-97%.
+@pytest.mark.parametrize(("reps", "band"), [pytest.param(400, (0.91, 0.98), id="ci-400"),
+                                            pytest.param(2000, (0.93, 0.97), id="full-2000", marks=pytest.mark.slow)])
+def test_coverage_of_ppi_and_classical_intervals(reps, band):
     rng = np.random.default_rng(2024)
-    reps, n, N = 2000, 150, 3000
+    n, N = 150, 3000
     true_mean = 3.0
     hits = {"ppi++": 0, "ppi": 0, "classical": 0}
     for _ in range(reps):
@@ -120,5 +122,6 @@ def test_coverage_of_ppi_and_classical_intervals():
         hits["ppi++"] += ppi_mean_ci(y, yh, yu).contains(true_mean)
         hits["ppi"] += ppi_mean_ci(y, yh, yu, lam=1.0).contains(true_mean)
         hits["classical"] += classical_mean_ci(y).contains(true_mean)
+    print({name: h / reps for name, h in hits.items()})
     for name, h in hits.items():
-        assert 0.93 <= h / reps <= 0.97, (name, h / reps)
+        assert band[0] <= h / reps <= band[1], (name, h / reps)

@@ -1,6 +1,6 @@
 """qc reproduces numbers that dataset authors published (LLMBar, HANNA).
 
-Data: /work/shared/datasets (see its README.md); the tests skip if it is absent.
+Data: the extracts in tests/data (see its README.md for what they hold and their licenses).
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import pytest
 from qc.agreement import accuracy_score, grouped_correlation, kendall_tau_score
 from qc.uncertainty import bootstrap_ci
 
-DATASETS = Path("/work/shared/datasets")
-LLMBAR = DATASETS / "llmbar"
-HANNA = DATASETS / "hanna" / "hanna_human_llm_long.csv"
+DATA = Path(__file__).resolve().parents[1] / "data"
+LLMBAR = DATA / "llmbar"
+HANNA = DATA / "hanna" / "relevance_generated.csv"
 
-pytestmark = pytest.mark.skipif(not DATASETS.exists(), reason=f"{DATASETS} not available")
 CONFIG = ["subset", "evaluator", "strategy"]
 
 
 @pytest.fixture(scope="module")
 def llmbar():
-    judgments = pd.read_csv(LLMBAR / "judgments.csv", dtype=str, keep_default_na=False)
+    judgments = pd.read_csv(LLMBAR / "judgments.csv.gz", dtype=str, keep_default_na=False)
     published = pd.read_csv(LLMBAR / "published_statistics.csv", dtype=str, keep_default_na=False)
     return judgments, published
 
@@ -73,9 +72,11 @@ def test_llmbar_gpt4_rules_metrics_reference_adversarial_average(llmbar):
 
 @pytest.fixture(scope="module")
 def hanna_relevance():
+    # TACL heatmaps: human-written stories (story_id 0-95) excluded -> n = 960; the extract holds
+    # exactly those Relevance rows
     df = pd.read_csv(HANNA)
-    # TACL heatmaps: human-written stories (story_id 0-95) excluded -> n = 960
-    return df[(df["criterion"] == "Relevance") & (df["story_id"] >= 96)]
+    assert df["story_id"].min() == 96 and df["story_id"].is_unique
+    return df
 
 
 @pytest.mark.parametrize(("llm", "published_x100"), [("Beluga-13B_p1", 21), ("ChatGPT_p1", 15)])

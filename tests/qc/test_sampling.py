@@ -268,3 +268,22 @@ def test_error_predictor_errors():
     p = fit_error_predictor(X, np.r_[np.zeros(10), np.ones(10)].astype(bool))
     with pytest.raises(ValueError, match="not found"):
         score_error_predictor(p, pd.DataFrame({"b": [1.0]}))
+
+
+def test_stratified_split_gives_every_part_its_share_of_every_stratum_within_one_item():
+    from qc.sampling import stratified_split
+
+    rng = np.random.default_rng(0)
+    strata = rng.choice(["a", "b", "c", "d", "e"], size=503, p=[0.5, 0.2, 0.15, 0.1, 0.05])
+    shares = np.array([0.2, 0.4, 0.4])
+    parts = stratified_split(strata, shares, seed=5)
+    assert np.all(np.abs(np.bincount(parts, minlength=3) - shares * len(strata)) <= 1)
+    for s in np.unique(strata):
+        got = np.bincount(parts[strata == s], minlength=3)
+        assert np.all(np.abs(got - shares * (strata == s).sum()) <= 1), (s, got)
+    assert np.array_equal(parts, stratified_split(strata, shares, seed=5))        # reproducible
+    assert not np.array_equal(parts, stratified_split(strata, shares, seed=6))    # and seeded
+    with pytest.raises(ValueError, match="shares must sum to 1"):
+        stratified_split(strata, [0.2, 0.4, 0.3])
+    with pytest.raises(ValueError, match="shares must be positive"):
+        stratified_split(strata, [0.6, 0.4, 0.0])

@@ -23,6 +23,11 @@ from labelgate.tasks import Task
 class Gold:
     labels: pd.DataFrame      # item_id, value, value_num, source ('adjudicated' | 'agreed'), n_experts
     disputed: pd.DataFrame    # item_id, n_experts, values (the experts' labels, comma-separated)
+    release: int | None = None  # the gold release these labels are frozen in; None: the live draft
+
+    @property
+    def name(self) -> str:
+        return f"gold release {self.release}" if self.release is not None else "the unreleased draft"
 
     @property
     def n_items(self) -> int:
@@ -90,7 +95,14 @@ def _disputed(experts: pd.DataFrame, item_ids) -> pd.DataFrame:
     return g.reset_index()
 
 
-def load_gold(db: Database, task: Task) -> Gold:
-    return derive_gold(task, gold_store.expert_labels(db, task.task_id),
-                       gold_store.latest_adjudications(db, task.task_id),
-                       flagged=gold_store.flagged_items(db, task.task_id))
+def load_gold(db: Database, task: Task, *, experts: pd.DataFrame | None = None) -> Gold:
+    """The live draft: every expert answer and adjudication so far (the Review page works on it).
+
+    `experts`: the criterion's gold_store.expert_labels rows when the caller already read them (the
+    report reads them once per criterion for the gold, the agreement and the split)."""
+    c = task.criterion_name
+    if experts is None:
+        experts = gold_store.expert_labels(db, task.task_id, criterion=c)
+    return derive_gold(task, experts,
+                       gold_store.latest_adjudications(db, task.task_id, criterion=c),
+                       flagged=gold_store.flagged_items(db, task.task_id, criterion=c))

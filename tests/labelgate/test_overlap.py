@@ -1,0 +1,140 @@
+"""Sharing the calibration set out among experts: an overlap every expert labels first, slots
+that concurrent experts never overfill, and imported labels that take no expert's slot.
+
+Most tests lower OVERLAP_MIN_ITEMS to a few items so that a small set exercises both parts of
+the set (shared and spread) without hundreds of answers; one test keeps the real minimum."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from labelgate import labeling
+from labelgate.labeling import draw_calibration_set, next_item, submit_answer
+from labelgate.store import Database
+from labelgate.store.items import current_set
+from labelgate.store.labels import SlotTakenError, coverage, human_labels
+from labelgate.store.tasks import get_task, revise_task
+
+
+@pytest.fixture
+def small_minimum(monkeypatch):
+    monkeypatch.setattr(labeling, "OVERLAP_MIN_ITEMS", 4)
+
+
+def label_all(db, task, rater, *, limit=1000) -> list[str]:
+    """`rater` answers '1' to everything the queue gives, in order; the items served."""
+    served = []
+    for _ in range(limit):
+        item = next_item(db, task, rater, retest_share=0)
+        if item is None:
+            return served
+        served.append(item.item_id)
+        submit_answer(db, task, rater, item, answer="1")
+    raise AssertionError("the queue never ran dry")
+
+
+def answer_next(db, task, rater, value="1") -> str:
+    item = next_item(db, task, rater, retest_share=0)
+    submit_answer(db, task, rater, item, answer=value)
+    return item.item_id
+
+
+def app_labels_per_item(db, task) -> dict[str, int]:
+    rows = human_labels(db, task.task_id)
+    rows = rows[(rows["source"] == "app") & (rows["status"] == "label") & (rows["round"] == 1)]
+    return rows.groupby("item_id")["rater"].nunique().to_dict()
+
+
+def draw(db, **options):
+    draw_calibration_set(db, get_task(db, "mt-bench"), seed=0, **options)
+    task = get_task(db, "mt-bench")
+    return task, current_set(db, task.task_id, "calibration")
+
+
+def test_every_expert_first_labels_the_shared_share_then_the_rest_is_spread(demo_db, small_minimum):
+    task, order = draw(demo_db, size=20, experts_per_item=2, overlap_share=0.3)
+    assert task.overlap_share == 0.3
+    shared = order[:6]  # 30% of 20, more than the minimum
+    ann = label_all(demo_db, task, "ann")
+    assert ann == order  # shared first, then the rest, in draw order
+    bob = [answer_next(demo_db, task, "bob") for _ in range(7)]
+    cat = [answer_next(demo_db, task, "cat") for _ in range(7)]
+    assert bob[:6] == cat[:6] == shared
+    # past the shared part, each item goes to 2 experts: ann and bob have order[6], so cat gets order[7]
+    assert (bob[6], cat[6]) == (order[6], order[7])
+    counts = app_labels_per_item(demo_db, task)
+    assert [counts[i] for i in order[:8]] == [3] * 6 + [2, 2]
+    # the demo's imported MT-Bench majority is on every item, and fills no slot
+    rows = human_labels(demo_db, task.task_id)
+    assert set(order) <= set(rows.loc[rows["source"] == "import", "item_id"])
+    assert coverage(demo_db, task.task_id, 2)["complete"] == 8
+
+
+def test_the_shared_part_is_at_least_30_items_and_settable_per_task(demo_db):
+    task, order = draw(demo_db, size=31, experts_per_item=1, overlap_share=0.0)
+    assert labeling.OVERLAP_MIN_ITEMS == 30
+    assert label_all(demo_db, task, "ann") == order
+    first = next_item(demo_db, task, "bob", retest_share=0)
+    assert (first.item_id, first.total) == (order[0], 30)  # 0% still shares the minimum; order[30] is ann's
+    task = revise_task(demo_db, "mt-bench", overlap_share=1.0, created_by="lead")
+    assert next_item(demo_db, task, "bob", retest_share=0).total == 31  # now the whole set is shared
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="share every expert labels must lie between 0 and 1"):
+            revise_task(demo_db, "mt-bench", overlap_share=bad)
+
+
+def test_an_item_shown_holds_its_slot_and_a_late_answer_is_refused(demo_db, small_minimum):
+    task, order = draw(demo_db, size=6, experts_per_item=2, overlap_share=0.0)  # 4 shared, 2 spread
+    label_all(demo_db, task, "ann")
+    for _ in range(4):
+        answer_next(demo_db, task, "cat")
+    held = next_item(demo_db, task, "cat", retest_share=0)
+    assert held.item_id == order[4]  # cat now holds a slot on it: ann and cat fill its two
+    assert next_item(demo_db, task, "cat", retest_share=0).item_id == order[4]  # a reload: the same item
+    for _ in range(4):
+        answer_next(demo_db, task, "dan")
+    assert answer_next(demo_db, task, "dan") == order[5]
+    assert next_item(demo_db, task, "dan", retest_share=0) is None  # order[4]: ann's label and cat's slot
+    # cat leaves the item open past its slot time: dan may take it, answers, and cat's late answer is refused
+    with demo_db.transaction() as con:
+        con.execute("UPDATE label_slots SET reserved_at = now() - INTERVAL 2 HOUR WHERE rater = 'cat'")
+    assert answer_next(demo_db, task, "dan") == order[4]
+    with pytest.raises(SlotTakenError, match=f"item {order[4]} already has its 2 experts"):
+        submit_answer(demo_db, task, "cat", held, answer="1")
+    assert app_labels_per_item(demo_db, task)[order[4]] == 2
+
+
+def test_concurrent_experts_never_push_an_item_past_experts_per_item(tmp_path, demo_template, small_minimum):
+    """Threads of one process, as Streamlit serves its sessions, each with its own Database
+    handle on the real file, label as fast as they can at the same time."""
+    path = tmp_path / "race.duckdb"
+    shutil.copy(demo_template, path)
+    setup = Database(path)
+    task, order = draw(setup, size=24, experts_per_item=2, overlap_share=0.0)  # 4 shared, 20 spread
+    experts = 5
+    start = threading.Barrier(experts)
+    served: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(rater: str) -> None:
+        db = Database(path, linger=0.05)
+        try:
+            start.wait()
+            served[rater] = label_all(db, task, rater)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"expert{i}",)) for i in range(experts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    counts = app_labels_per_item(setup, task)
+    assert [counts[i] for i in order[:4]] == [experts] * 4
+    assert [counts[i] for i in order[4:]] == [2] * 20  # never 3, and every item complete
+    assert sum(len(v) for v in served.values()) == experts * 4 + 2 * 20
+    assert all(len(v) >= 4 for v in served.values())
