@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from labelgate.llm.service import get_handle
@@ -13,6 +15,17 @@ def click(at, label: str):
     at.button[[b.label for b in at.button].index(label)].click().run()
     assert not at.exception, at.exception
     return at
+
+
+def dump_run_tasks() -> None:
+    """Print where every task of the runs' event loops waits (a hung run's threads all sit in select)."""
+    import asyncio
+    import gc
+
+    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+        if loop.is_running():
+            for t in list(asyncio.all_tasks(loop)):
+                t.print_stack(file=sys.stderr)
 
 
 def define_local_judge(at, url: str) -> None:
@@ -40,9 +53,9 @@ def test_engineer_defines_previews_and_runs_a_labeler(app_for, demo_db):
         run_id = at.session_state["labelers_run_id"]
         if get_handle(run_id).wait(timeout=300) is None:  # say where it hangs, then fail
             import faulthandler
-            import sys
 
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            dump_run_tasks()
             raise AssertionError(f"run {run_id} did not finish in 300 s: {get_handle(run_id).progress()}")
         at.run()
         assert server.request_count == 400  # 200 calibration items x both orders
