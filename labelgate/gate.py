@@ -321,7 +321,8 @@ class Evaluation:
     def to_dict(self) -> dict:
         return {"task": self.task.name, "labeler": self.labeler, "verdict": self.verdict,
                 "fingerprint": self.fingerprint.__dict__, "metrics": self.metrics_json(),
-                "criteria": self.evidence().to_dict("records")}
+                "criteria": self.evidence().to_dict("records"),
+                **({"alignment_lab": self.notes["alignment_lab"]} if self.notes.get("alignment_lab") else {})}
 
 
 def _num(v) -> float | None:
@@ -361,8 +362,22 @@ def evaluate(db: Database, task: Task, labeler: str, *, criteria: list[Criterion
     if any(c.metric in STUDENT_METRICS for c in criteria):
         _student_evidence(db, task, labeler, version, gold, metrics, notes)
 
+    from labelgate.align.promote import gate_evidence
+
+    lab = gate_evidence(db, task, labeler, version)
+    if lab is not None:   # not a criterion: the alignment lab's dev and test numbers, shown beside them
+        lab_metrics, notes["alignment_lab"] = lab
+        metrics.update({k: _lab_value(v) for k, v in lab_metrics.items()})
+
     result = evaluate_gate(criteria, metrics)
     return Evaluation(task, labeler, family, fp, tuple(criteria), metrics, notes, result)
+
+
+def _lab_value(v):
+    """A promotion's stored number: {estimate, ci_low, ci_high} as an Estimate, else the number."""
+    if isinstance(v, dict):
+        return Estimate(_nan(v.get("estimate")), _nan(v.get("ci_low")), _nan(v.get("ci_high")), 0, "alignment lab")
+    return v
 
 
 def _criterion_metrics(db: Database, task: Task, labeler: str, version: str, family: str, gold: Gold,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from labelgate import align, review
 from labelgate import calibrate as cal
 from labelgate import gold as goldlib
+from labelgate import review
 from labelgate.store import gold as gold_store
 from labelgate.store.tasks import get_task
-from labelgate.ui import figures
+from labelgate.ui import align_lab, figures
 from labelgate.ui import format as fmt
 from labelgate.ui.session import get_db, require_page
 from labelgate.ui.widgets import criterion_picker, gold_picker, plain, task_picker
@@ -40,59 +40,6 @@ def comparison(task_name: str, criterion: str | None, versions: tuple[tuple[str,
     order = review.order_by_family(list(matrix.index), families)
     pairs = review.agreement_pairs(task, per_item, order)
     return matrix.loc[order, order], pairs, review.cross_family_disagreements(task, per_item, families)
-
-
-@st.cache_data(ttl=30, max_entries=16, show_spinner="Bootstrapping the paired differences on dev…")
-def align_view(task_name: str, criterion: str | None, gold_version: str, release: int | None, a: str, b: str,
-               versions: tuple[tuple[str, str], ...]):
-    """(split or None, test looks, comparison of a and b on dev or None): keyed by gold and labeler versions."""
-    task, gold, _ = task_state(task_name, criterion, release)
-    try:
-        split = align.split_for(db, task, gold)
-    except LookupError:
-        return None, 0, None
-    result = align.compare(db, task, [a, b], gold=gold) if a and b and a != b else None
-    return split, align.test_looks(db, split), result
-
-
-@st.cache_data(ttl=30, max_entries=16, show_spinner="Side by side on dev: bootstrapping every labeler…")
-def side_view(task_name: str, criterion: str | None, gold_version: str, release: int | None,
-              chosen: tuple[str, ...], baseline: str, versions: tuple[tuple[str, str], ...]):
-    """align.side_by_side of the chosen labelers against `baseline`: keyed by gold and labeler versions."""
-    task, gold, _ = task_state(task_name, criterion, release)
-    return align.side_by_side(db, task, list(chosen), baseline=baseline, gold=gold)
-
-
-@st.cache_data(ttl=15, max_entries=16, show_spinner=False)
-def dev_run_labelers(task_name: str, versions: tuple[tuple[str, str], ...]) -> list[str]:
-    """The labelers `labelgate align run` labeled the dev split with, in the order they ran."""
-    from labelgate.align.variants import DEV_BATCH
-    from labelgate.store import align as align_store
-
-    return align_store.dev_run_labelers(db, get_task(db, task_name).task_id, DEV_BATCH)
-
-
-METRIC_NAMES = {"accuracy": "Accuracy", "cohen_kappa": "Cohen's kappa", "macro_f1": "Macro-F1",
-                "quadratic_kappa": "Quadratic kappa", "spearman": "Spearman correlation",
-                "krippendorff_alpha": "Krippendorff's alpha"}
-
-
-def with_ci(m: dict | None) -> str:
-    return "–" if not m else f"{fmt.number(m['estimate'])} [{fmt.number(m['ci_low'])}, {fmt.number(m['ci_high'])}]"
-
-
-def dollars(x) -> str:
-    return "–" if x is None else f"${x:,.6f}" if x < 0.01 else f"${x:,.4f}"
-
-
-def p_value(p) -> str:
-    return "–" if p is None else "< 0.0001" if p < 0.0001 else fmt.number(p, 4)
-
-
-def on_make_split(task_name: str, criterion: str | None, release: int | None) -> None:
-    task, gold, _ = task_state(task_name, criterion, release)
-    align.make_split(db, task, gold=gold, created_by=user.name)
-    align_view.clear()
 
 
 def render_all_criteria(task_name: str, whole, release: int | None) -> None:
@@ -172,80 +119,7 @@ fmt.text_table(pd.DataFrame({
     "95% CI": [f"[{fmt.number(lo)}, {fmt.number(hi)}]" if n else "–"
                for lo, hi, n in zip(agreement["ci_low"], agreement["ci_high"], agreement["items"], strict=True)]}))
 
-st.subheader("Alignment lab: two labelers on the dev split")
-split, looks, _ = align_view(task_name, criterion, gold.version, release, "", "", versions)
-if split is None:
-    st.caption(f"No train / dev / test split of {gold.name} yet. The split is made once and stored: labelers are "
-               "compared on dev, and test is read only by a recorded final evaluation.")
-    st.button("Split the gold: train 20%, dev 40%, test 40%", key="cmp_align_split", on_click=on_make_split,
-              args=(task_name, criterion, release), icon=":material/call_split:")
-else:
-    c = split.counts()
-    st.caption(f"Split {split.split_id} of {split.gold_name}: train {fmt.count(c['train'])}, "
-               f"dev {fmt.count(c['dev'])}, test {fmt.count(c['test'])} items, stratified by gold label"
-               f"{' and ' + plain(split.stratify) if split.stratify else ''}. The test split has been looked at "
-               f"{fmt.count(looks)} time{'s' if looks != 1 else ''} (labelgate align final).")
-    names_list = list(refs["name"])
-    a1, a2 = st.columns(2)
-    a_name = a1.selectbox("Labeler A", names_list, key=f"cmp_align_a_{task_name}")
-    b_name = a2.selectbox("Labeler B", names_list, index=min(1, len(names_list) - 1), key=f"cmp_align_b_{task_name}")
-    if a_name == b_name:
-        st.info("Pick two different labelers.")
-    else:
-        _, _, result = align_view(task_name, criterion, gold.version, release, a_name, b_name, versions)
-        st.markdown(f"**{plain(a_name)} minus {plain(b_name)}** on {fmt.count(result['n_items'])} of "
-                    f"{fmt.count(result['n_dev_items'])} dev items (paired bootstrap 95% CI over items)")
-        rows = [{"metric": name.replace("_", " "), "A − B": fmt.number(m["estimate"]),
-                 "95% CI": f"[{fmt.number(m['ci_low'])}, {fmt.number(m['ci_high'])}]",
-                 "McNemar p": fmt.number(m["mcnemar_p"], 4) if "mcnemar_p" in m else "–"}
-                for name, m in result["metrics"].items()]
-        if rows:
-            fmt.text_table(pd.DataFrame(rows))
-        else:
-            st.info(result.get("note", "No metric is defined on these items."))
-
-    st.markdown("**Side by side on the dev split**")
-    s1, s2 = st.columns([3, 1])
-    ran = [n for n in dev_run_labelers(task_name, versions) if n in names_list]
-    chosen = s1.multiselect("Labelers side by side", names_list, default=(ran or names_list)[:6],
-                            key=f"cmp_align_sbs_{task_name}", placeholder="pick labelers")
-    baseline = s2.selectbox("Baseline", chosen or names_list, key=f"cmp_align_base_{task_name}",
-                            help="Each labeler's paired difference is taken against this one, on the same dev items.")
-    if not chosen:
-        st.info("Pick the labelers to put side by side.")
-    else:
-        sbs = side_view(task_name, criterion, gold.version, release, tuple(chosen), baseline, versions)
-        primary, primary_name = sbs["primary_metric"], METRIC_NAMES[sbs["primary_metric"]]
-        metric_names = align.compare_metrics(task)
-        st.caption(f"Agreement with the gold on the {fmt.count(sbs['n_dev_items'])} dev items, with bootstrap 95% "
-                   "CIs over items; usage per dev item from the calls that produced the labels (imported labels "
-                   "have none).")
-        fmt.text_table(pd.DataFrame([{
-            "Labeler": r["name"], "Dev items labeled": fmt.count(r["n_items"]),
-            **{METRIC_NAMES[m]: with_ci(r["metrics"].get(m)) for m in metric_names},
-            "Invalid outputs": "–" if r["invalid_rate"] is None else f"{r['invalid_rate']:.1%}",
-            "Tokens per item": "–" if r["tokens_per_item"] is None else fmt.count(r["tokens_per_item"]),
-            "Cost per item": dollars(r["cost_per_item_usd"]),
-            "Latency per item": "–" if r["latency_ms_per_item"] is None
-            else f"{fmt.number(r['latency_ms_per_item'] / 1000, 2)} s",
-            "Pareto front": "yes" if r["pareto"] else "no"} for r in sbs["variants"]]))
-        others = [r for r in sbs["variants"] if "versus_baseline" in r]
-        if others:
-            st.caption(f"Paired differences against {plain(baseline)} (labeler minus baseline, on the dev items "
-                       "both labeled; paired bootstrap 95% CI; McNemar's test for accuracy).")
-            fmt.text_table(pd.DataFrame([{
-                "Labeler": r["name"], "Items both labeled": fmt.count(r["versus_baseline"]["n_items"]),
-                **{f"{METRIC_NAMES[m]} difference": with_ci(r["versus_baseline"]["metrics"].get(m))
-                   for m in metric_names},
-                **({"McNemar p (accuracy)": p_value(r["versus_baseline"]["metrics"]["accuracy"]["mcnemar_p"])
-                    if "accuracy" in r["versus_baseline"]["metrics"] else "–"} if "accuracy" in metric_names else {}),
-            } for r in others]))
-        if any(r["cost_per_item_usd"] is not None for r in sbs["variants"]):
-            st.plotly_chart(figures.cost_vs_agreement(sbs["variants"], metric=primary, metric_label=primary_name),
-                            key="cmp_align_pareto")
-        else:
-            st.caption("No cost is recorded for these labelers (imported labels), so there is no cost-versus-"
-                       f"{plain(primary_name)} plot.")
+align_lab.render(task, gold, refs, task_name, criterion, release)
 
 st.subheader("Items on which labelers of different families disagree")
 if disagreements.empty:

@@ -185,6 +185,30 @@ def on_decide(task_name: str, labeler: str, decision: str, shown) -> None:
     clear()
 
 
+def render_alignment_lab(sentence: str, metrics: dict) -> None:
+    """The alignment lab's dev and test numbers of a promoted labeler (evidence beside the criteria)."""
+    st.markdown("**From the alignment lab**")
+    st.caption(plain(sentence[0].upper() + sentence[1:] + "."))
+    names = {"accuracy": "Accuracy", "cohen_kappa": "Cohen's kappa", "macro_f1": "Macro-F1",
+             "quadratic_kappa": "Quadratic kappa", "spearman": "Spearman correlation",
+             "krippendorff_alpha": "Krippendorff's alpha"}
+
+    def ci(m) -> str:
+        return "–" if not m or m.get("estimate") is None else (
+            f"{fmt.number(m['estimate'])} [{fmt.number(m.get('ci_low'))}, {fmt.number(m.get('ci_high'))}]")
+
+    shown = [k[len("align_dev_"):] for k in metrics if k.startswith("align_dev_")]
+    rows = []
+    for m in shown:
+        dev, test = metrics.get(f"align_dev_{m}"), metrics.get(f"align_test_{m}")
+        gap = dev["estimate"] - test["estimate"] if dev and test and dev.get("estimate") is not None \
+            and test.get("estimate") is not None else None
+        rows.append({"Metric": names.get(m, m), "On dev (95% CI)": ci(dev), "On test (95% CI)": ci(test),
+                     "Optimism gap (dev − test)": "–" if gap is None else f"{gap:+.3f}"})
+    if rows:
+        fmt.text_table(pd.DataFrame(rows))
+
+
 def observed_text(metric: str, value) -> str:
     if value is None:
         return "–"
@@ -350,6 +374,8 @@ if not evals.empty:
                                  + (f", n ≥ {c['min_n']}" if c.get("min_n") else ""),
                      "why": r["reason"], "evidence": evidence.get(c["metric"], "")})
     fmt.text_table(pd.DataFrame(rows))
+    if evidence.get("alignment_lab"):
+        render_alignment_lab(evidence["alignment_lab"], json.loads(ev["metrics"]))
     corr = current_correction(db, task.task_id, labeler, row["version"], criterion=task.criterion_name)
     if corr is not None:
         st.markdown(f"**Correction in force:** {plain(cal.describe_correction(corr))}")

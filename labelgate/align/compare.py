@@ -108,13 +108,17 @@ def compare(db: Database, task: Task, labelers: list[str], *, n_resamples: int =
 
 
 def final_evaluation(db: Database, task: Task, labeler: str, *, user: User, n_resamples: int = N_RESAMPLES,
-                     seed: int = 0, gold_release: int | None = None) -> dict:
-    """The labeler's metrics on the sealed test split, computed now, recorded and counted."""
+                     seed: int = 0, gold_release: int | None = None, options=None) -> dict:
+    """The labeler's metrics on the sealed test split, computed now, recorded and counted.
+
+    A labeler the lab runs (not an imported one) is first run on the test items it has not labeled
+    (batch align-test, through the runner and its cache): variants never see test before this call."""
     if not can_evaluate_final(user.role):
         raise PermissionError(f"{user.name} is {user.role}: only engineers and leads run a final evaluation on test")
     gold = resolve_gold(db, task, gold_release)
     split: Split = split_for(db, task, gold)
     versions = _versions(db, task, [labeler])
+    ran = label_items(db, task, labeler, split.ids("test"), batch=TEST_BATCH, user=user, options=options)
     pairs = _pairs(db, task, gold, versions, split.ids("test"))[labeler]
     from labelgate.analysis import Pairs
 
@@ -126,7 +130,29 @@ def final_evaluation(db: Database, task: Task, labeler: str, *, user: User, n_re
                                          created_by=user.name)
     return {"task": task.name, "final_id": final_id, "split_id": split.split_id, "gold": split.gold_name,
             "part": "test", "labeler": labeler, "version": versions[labeler], "n_test_items": len(split.ids("test")),
-            "n_items": n_items, "metrics": shown, "test_looks": looks, "by": user.name}
+            "n_items": n_items, "metrics": shown, "test_looks": looks, "by": user.name, "run": ran}
+
+
+TEST_BATCH = "align-test"
+
+
+def label_items(db: Database, task: Task, labeler: str, item_ids: list[str], *, batch: str, user: User,
+                options=None) -> dict | None:
+    """Run a labeler on those of `item_ids` its current version has not labeled (the runner's cache answers what
+    was asked before); None for an imported labeler (its labels came in a file) or when nothing is missing."""
+    from labelgate.llm.runner import RunOptions, plan_items, run_sync
+    from labelgate.store.labelers import get_labeler
+
+    config = get_labeler(db, task.task_id, labeler)
+    if config.provider == "import" or store.imported_labels(db, task.task_id, labeler, config.version):
+        return None
+    missing = sorted(set(item_ids) - store.labeled_items(db, task.task_id, labeler, config.version, item_ids))
+    if not missing:
+        return None
+    result = run_sync(db, plan_items(db, task, config, missing, batch=batch), options or RunOptions(),
+                      started_by=user.name)
+    return {"run_id": result.run_id, "status": result.status, "labeled": result.done, "failed": result.failed,
+            "requests": result.requests, "cached_calls": result.cached_calls, "cost_usd": round(result.cost_usd, 6)}
 
 
 def test_looks(db: Database, split: Split) -> int:

@@ -55,6 +55,8 @@ def _evaluate(args) -> int:
             print(f"  [{r.result:7}] {r.criterion}: {r.reason}")
             if r.evidence:
                 print(f"            {r.evidence}")
+        if ev.notes.get("alignment_lab"):
+            print(f"  alignment lab: {ev.notes['alignment_lab']}")
     return 0 if ev.result.passed else 1
 
 

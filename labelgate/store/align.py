@@ -114,3 +114,56 @@ def dev_run_labelers(db: Database, task_id: int, batch: str) -> list[str]:
         rows = con.execute("SELECT labeler FROM llm_labels WHERE task_id = ? AND batch = ? GROUP BY labeler"
                            " ORDER BY min(created_at), labeler", [task_id, batch]).fetchall()
     return [r[0] for r in rows]
+
+
+def record_promotion(db: Database, *, task_id: int, split_id: int, final_id: int, variant: str, labeler: str,
+                     labeler_version: str, primary_metric: str, dev_metrics: dict, test_metrics: dict,
+                     n_dev_items: int, n_test_items: int, test_looks: int, created_by: str) -> int:
+    """Append a promotion (migration 0024); returns its id."""
+    with db.transaction() as con:
+        (promotion_id,) = fetch_one(
+            con,
+            "INSERT INTO align_promotions (task_id, split_id, final_id, variant, labeler, labeler_version,"
+            " primary_metric, dev_metrics, test_metrics, n_dev_items, n_test_items, test_looks, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING promotion_id",
+            [task_id, split_id, final_id, variant, labeler, labeler_version, primary_metric,
+             json.dumps(dev_metrics), json.dumps(test_metrics), n_dev_items, n_test_items, test_looks, created_by])
+    return int(promotion_id)
+
+
+def latest_promotion(db: Database, task_id: int, labeler: str, labeler_version: str | None = None) -> dict | None:
+    """The newest promotion saved under `labeler` (of `labeler_version` when given), metrics as dicts, or None."""
+    sql = "SELECT * FROM align_promotions WHERE task_id = ? AND labeler = ?"
+    params: list = [task_id, labeler]
+    if labeler_version is not None:
+        sql += " AND labeler_version = ?"
+        params.append(labeler_version)
+    with db.connect() as con:
+        rows = con.execute(sql + " ORDER BY promotion_id DESC LIMIT 1", params).df()
+    if rows.empty:
+        return None
+    out = rows.iloc[0].to_dict()
+    out["dev_metrics"], out["test_metrics"] = json.loads(out["dev_metrics"]), json.loads(out["test_metrics"])
+    return out
+
+
+def promotions(db: Database, task_id: int) -> pd.DataFrame:
+    """Every promotion of a task, oldest first (metrics as JSON text)."""
+    with db.connect() as con:
+        return con.execute("SELECT * FROM align_promotions WHERE task_id = ? ORDER BY promotion_id", [task_id]).df()
+
+
+def labeled_items(db: Database, task_id: int, labeler: str, version: str, item_ids: list[str]) -> set[str]:
+    """Which of `item_ids` have a label by this labeler version (any batch, any criterion)."""
+    with db.connect() as con:
+        con.register("wanted_items", pd.DataFrame({"item_id": pd.Series(list(item_ids), dtype=object)}))
+        rows = con.execute("SELECT DISTINCT item_id FROM llm_labels WHERE task_id = ? AND labeler = ? AND version = ?"
+                           " AND item_id IN (SELECT item_id FROM wanted_items)", [task_id, labeler, version]).fetchall()
+    return {r[0] for r in rows}
+
+
+def imported_labels(db: Database, task_id: int, labeler: str, version: str) -> bool:
+    """Whether this labeler version has labels that came in a file (an imported labeler: nothing to run)."""
+    with db.connect() as con:
+        return fetch_one(con, "SELECT count(*) FROM llm_labels WHERE task_id = ? AND labeler = ? AND version = ?"
+                              " AND source = 'import'", [task_id, labeler, version])[0] > 0

@@ -80,18 +80,18 @@ def test_the_alignment_lab_splits_the_gold_and_shows_paired_differences_on_dev(a
         assert con.execute("SELECT created_by, count(*) FROM align_splits GROUP BY ALL").fetchall() == [("engineer", 1)]
     captions = " ".join(c.value for c in at.caption)
     assert "Split 1 of the unreleased draft: train 40, dev 80, test 80 items" in captions
-    assert "The test split has been looked at 0 times" in captions
+    assert "The test split has been looked at **0 times**" in captions
     at.selectbox(key="cmp_align_a_mt-bench").set_value("GPT-4").run()
     at.selectbox(key="cmp_align_b_mt-bench").set_value("LLaMA2").run()
     shown = [t.value for t in at.table if "A − B" in t.value.columns]
     assert shown, "no paired-difference table"
-    rows = shown[0].map(lambda v: str(v).replace("\\", "")).set_index("metric")   # as read (no markdown escapes)
+    rows = shown[0].map(lambda v: str(v).replace("\\", "")).set_index("Metric")   # as read (no markdown escapes)
     ref = compare(demo_db, get_task(demo_db, "mt-bench"), ["GPT-4", "LLaMA2"])["metrics"]
-    assert list(rows.index) == ["accuracy", "cohen kappa", "macro f1"]
-    assert rows.loc["cohen kappa", "A − B"] == f"{ref['cohen_kappa']['estimate']:.3f}"
-    assert rows.loc["accuracy", "95% CI"] == f"[{ref['accuracy']['ci_low']:.3f}, {ref['accuracy']['ci_high']:.3f}]"
-    assert rows.loc["accuracy", "McNemar p"] == f"{ref['accuracy']['mcnemar_p']:.4f}"
-    assert rows.loc["macro f1", "McNemar p"] == "–"
+    assert list(rows.index) == ["Accuracy", "Cohen's kappa", "Macro-F1"]
+    assert rows.loc["Cohen's kappa", "A − B"] == f"{ref['cohen_kappa']['estimate']:.3f}"
+    assert rows.loc["Accuracy", "95% CI"] == f"[{ref['accuracy']['ci_low']:.3f}, {ref['accuracy']['ci_high']:.3f}]"
+    assert rows.loc["Accuracy", "McNemar p"] == f"{ref['accuracy']['mcnemar_p']:.4f}"
+    assert rows.loc["Macro-F1", "McNemar p"] == "–"
 
 
 def test_the_alignment_lab_puts_labelers_side_by_side_on_dev_against_a_baseline(app_for, demo_db):
@@ -127,3 +127,55 @@ def test_the_alignment_lab_puts_labelers_side_by_side_on_dev_against_a_baseline(
     assert diff.loc["ChatGPT", "Accuracy difference"] == f"{d['estimate']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}]"
     assert diff.loc["ChatGPT", "McNemar p (accuracy)"] == f"{d['mcnemar_p']:.4f}"
     assert "so there is no cost-versus-Accuracy plot" in " ".join(c.value for c in at.caption)
+
+
+def test_the_final_evaluation_on_test_is_recorded_shown_beside_dev_and_the_variant_goes_to_the_gate(app_for, demo_db):
+    from labelgate.align import make_split
+    from labelgate.align.promote import dev_versus_test
+    from labelgate.store.tasks import get_task
+
+    task = get_task(demo_db, "mt-bench")
+    make_split(demo_db, task, created_by="engineer")
+    at = app_for("engineer", page=PAGE)
+    at.multiselect(key="cmp_align_sbs_mt-bench").set_value(["ChatGPT", "GPT-4", "LLaMA2"]).run()
+    assert at.selectbox(key="cmp_final_labeler_mt-bench").value == "GPT-4"     # the best on dev by kappa
+    assert "GPT-4 (version" in " ".join(c.value for c in at.caption)
+    at.button(key="cmp_final_run").click().run()
+    assert not at.exception
+    assert "Final evaluation 1 of GPT-4 on 80 test items, recorded with your name. The test split has now been " \
+           "looked at 1 time." in " ".join(s.value for s in at.success)
+    assert "The test split has been looked at **1 time**" in " ".join(c.value for c in at.caption)
+    with demo_db.connect() as con:
+        assert con.execute("SELECT labeler, created_by, n_items FROM align_final_evaluations").fetchall() == [
+            ("GPT-4", "engineer", 80)]
+    view = dev_versus_test(demo_db, task, "GPT-4")
+    found = [t.value for t in at.table if "Optimism gap (dev − test)" in t.value.columns]
+    assert found, "no dev-against-test table"
+    rows = found[0].map(lambda v: str(v).replace("\\", "")).set_index("Metric")
+    acc = {r["metric"]: r for r in view["rows"]}["accuracy"]
+    assert rows.loc["Accuracy", "On test (95% CI)"] == \
+        f"{acc['test']['estimate']:.3f} [{acc['test']['ci_low']:.3f}, {acc['test']['ci_high']:.3f}]"
+    assert rows.loc["Accuracy", "Optimism gap (dev − test)"] == f"{acc['gap']:+.3f}"
+
+    at.text_input(key="cmp_promote_name_mt-bench_GPT-4").set_value("judge").run()
+    at.button(key="cmp_promote").click().run()
+    assert "Not saved: name: the labels of GPT-4 were imported from a file, so it keeps its name" in \
+        " ".join(e.value for e in at.error)
+    at.text_input(key="cmp_promote_name_mt-bench_GPT-4").set_value("GPT-4").run()
+    at.button(key="cmp_promote").click().run()
+    assert not at.exception
+    assert "Saved GPT-4 as the labeler GPT-4 of mt-bench" in " ".join(s.value for s in at.success)
+    with demo_db.connect() as con:
+        assert con.execute("SELECT variant, labeler, created_by FROM align_promotions").fetchall() == [
+            ("GPT-4", "GPT-4", "engineer")]
+
+    gate_page = app_for("engineer", page="pages/gate.py")
+    gate_page.selectbox(key="gate_labeler").set_value("GPT-4").run()
+    evaluate = next(b for b in gate_page.button if b.label == "Evaluate")
+    evaluate.click().run()
+    assert not gate_page.exception
+    assert any(m.value == "**From the alignment lab**" for m in gate_page.markdown)
+    assert "Promoted from the alignment lab by engineer" in " ".join(c.value for c in
+                                                                                   gate_page.caption)
+    lab = [t.value for t in gate_page.table if "Optimism gap (dev − test)" in t.value.columns]
+    assert lab and "Cohen's kappa" in lab[0].map(lambda v: str(v).replace("\\", ""))["Metric"].tolist()

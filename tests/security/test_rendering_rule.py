@@ -54,6 +54,7 @@ REVIEWED = {
     "stu.ARM_TITLES[k]": "the code's own arm titles",
     "split.split_id": "a number", "split.gold_name": "'gold release N' or 'the unreleased draft' (align.splits)",
     'result.get("note", "No metric is defined on these items.")': "fixed words (align.compare)",
+    "METRIC_NAMES[promoting.gate_metric(task)]": "a metric name from the code's own table (align_lab)",
 }
 
 
