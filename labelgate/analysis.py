@@ -8,7 +8,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from labelgate.gold import Gold, draft_progress, expert_agreement, resolve_gold
+from labelgate.gold import Gold, draft_progress
+from labelgate.gold.derive import derive_gold
+from labelgate.gold.releases import get_release, latest_release, release_gold
 from labelgate.store import Database
 from labelgate.store import gold as gold_store
 from labelgate.store.items import item_meta_frame
@@ -57,7 +59,11 @@ def judgments_vs_gold(task: Task, gold: Gold, judgments: pd.DataFrame) -> Pairs:
     j = judgments.assign(shown_order=judgments["shown_order"].fillna(""))
     keys = ["item_id", "shown_order"]
     if task.is_numeric:
-        red = j.groupby(keys).agg(pred_num=("value_num", "mean"), confidence=("confidence", "mean")).reset_index()
+        if j.duplicated(keys).any():
+            red = j.groupby(keys).agg(pred_num=("value_num", "mean"), confidence=("confidence", "mean")).reset_index()
+        else:  # one judgment per (item, order), the common case: its own value is the mean, no groupby
+            red = (j[keys + ["value_num", "confidence"]].rename(columns={"value_num": "pred_num"})
+                   .astype({"pred_num": float, "confidence": float}).sort_values(keys).reset_index(drop=True))
         if task.kind == "ordinal":
             lo, hi = task.spec["scale"]
             red["pred"] = np.clip(np.round(red["pred_num"]), lo, hi).astype(int).astype(str)
@@ -76,12 +82,14 @@ def judgments_vs_gold(task: Task, gold: Gold, judgments: pd.DataFrame) -> Pairs:
 
 
 def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = None, n_resamples: int = 1000,
-                    seed: int = 0, group_by: pd.Series | None = None) -> dict[str, Estimate]:
+                    seed: int = 0, group_by: pd.Series | None = None, cache: dict | None = None
+                    ) -> dict[str, Estimate]:
     """Each applicable metric with a percentile-bootstrap 95% CI.
 
     Resampling is by item (a cluster bootstrap when an item has several judgments, e.g. both
     presentation orders of a pairwise item). With `group_by` (item_id -> group), each
-    correlation is also reported averaged over groups (see grouped_metrics).
+    correlation is also reported averaged over groups (see grouped_metrics). `cache`: a dict kept
+    across the labelers compared with one gold (qc.uncertainty.bootstrap_cis); the same numbers.
     """
     f = pairs.frame
     out: dict[str, Estimate] = {}
@@ -98,7 +106,7 @@ def labeler_metrics(task: Task, pairs: Pairs, *, metrics: list[str] | None = Non
         metric = f"krippendorff_alpha_{ALPHA_LEVEL[task.kind]}" if name == "krippendorff_alpha" else name
         data[name] = (y_true, y_pred, metric, labels if discrete else None)
     # one shared set of resamples for every metric; an undefined one (e.g. one class only) is left out
-    out.update(bootstrap_cis(data, n_resamples=n_resamples, seed=seed, groups=groups))
+    out.update(bootstrap_cis(data, n_resamples=n_resamples, seed=seed, groups=groups, cache=cache))
     if group_by is not None and task.is_numeric:
         out.update(grouped_metrics(f, group_by, n_resamples=n_resamples, seed=seed))
     return out
@@ -175,25 +183,32 @@ def report(db: Database, task: Task, *, labelers: list[str] | None = None, group
 
     The top level is about the task's first criterion (a one-question task: its only one), as before
     criteria existed; `criteria` holds the same document (gold, humans, labelers) for every criterion,
-    with its name, kind, rate option and the share of items whose experts split."""
-    configs = current_versions(db, task.task_id)
-    if labelers:
-        unknown = sorted(set(labelers) - set(configs["name"]))
-        if unknown:
-            raise LookupError(f"no labeler named {', '.join(unknown)} for task {task.name}; known: "
-                              f"{', '.join(configs['name']) or 'none'}")
-        configs = configs[configs["name"].isin(labelers)]
-    groups = None
-    if group_by:
-        meta = item_meta_frame(db, task.task_id)
-        if group_by not in meta.columns:
-            raise ValueError(f"no metadata column {group_by!r} to group by; available: "
-                             f"{', '.join(c for c in meta.columns if c != 'item_id') or 'none'}")
-        groups = meta.set_index("item_id")[group_by]
-    progress = draft_progress(db, task)
+    with its name, kind, rate option and the share of items whose experts split.
+
+    Every row is read first, in one open of the file (a handful of queries for all criteria together);
+    the numbers are computed after, with the file free for others."""
     names = [task.view] if task.view is not None else task.criterion_names
-    per = [_criterion_report(db, task.criterion(n), configs, groups, n_resamples=n_resamples, seed=seed,
-                             gold_release=gold_release) for n in names]
+    with db.session() as s:
+        configs = current_versions(s, task.task_id)
+        if labelers:
+            unknown = sorted(set(labelers) - set(configs["name"]))
+            if unknown:
+                raise LookupError(f"no labeler named {', '.join(unknown)} for task {task.name}; known: "
+                                  f"{', '.join(configs['name']) or 'none'}")
+            configs = configs[configs["name"].isin(labelers)]
+        groups = None
+        if group_by:
+            meta = item_meta_frame(s, task.task_id)
+            if group_by not in meta.columns:
+                raise ValueError(f"no metadata column {group_by!r} to group by; available: "
+                                 f"{', '.join(c for c in meta.columns if c != 'item_id') or 'none'}")
+            groups = meta.set_index("item_id")[group_by]
+        latest = latest_release(s, task)
+        progress = draft_progress(s, task, latest)
+        inputs = _read_inputs(s, task, names, configs, gold_release if gold_release is not None
+                              else (latest.number if latest else None))
+    per = [_criterion_report(task.criterion(n), inputs[n], configs, groups, n_resamples=n_resamples, seed=seed)
+           for n in names]
     first = per[0]
     return {"task": task.name, "kind": task.kind,
             "gold": {**first["gold"], "latest_release": progress.release.number if progress.release else None,
@@ -201,24 +216,70 @@ def report(db: Database, task: Task, *, labelers: list[str] | None = None, group
             "humans": first["humans"], "labelers": first["labelers"], "criteria": per}
 
 
-def _criterion_report(db: Database, view: Task, configs: pd.DataFrame, groups, *, n_resamples: int, seed: int,
-                      gold_release: int | None) -> dict:
-    """One criterion's part of the report (view: Task.criterion(name))."""
-    # read once: the draft gold, the experts' agreement and their split all rest on these rows
-    experts = gold_store.expert_labels(db, view.task_id, criterion=view.criterion_name)
-    gold = resolve_gold(db, view, gold_release, experts=experts)
+@dataclass(frozen=True)
+class _Inputs:
+    """The rows one criterion's part of the report rests on (read by _read_inputs)."""
+
+    experts: pd.DataFrame
+    gold: Gold | None                 # a release's gold; None: derive the draft from the rows below
+    adjudicated: pd.DataFrame | None
+    flagged: list[str] | None
+    release_agreement: dict | None    # a release's stored expert agreement
+    judgments: pd.DataFrame
+    outputs: pd.DataFrame             # labeler -> n_labels, n_invalid
+
+
+def _read_inputs(db: Database, task: Task, names: list[str], configs: pd.DataFrame,
+                 release: int | None) -> dict[str, _Inputs]:
+    """Every criterion's rows: expert labels, LLM judgments and output counts each in one query for all
+    criteria; the gold release's items (or the draft's adjudications and flags) per criterion."""
     versions = list(zip(configs["name"], configs["version"], strict=True))
-    judgments = gold_store.llm_judgments(db, view.task_id, labelers=versions, criterion=view.criterion_name)
-    outputs = gold_store.judge_output_counts(db, view.task_id, versions,
-                                             criterion=view.criterion_name).set_index("labeler")
+    experts = gold_store.expert_labels(db, task.task_id, criterion=None)
+    judgments = gold_store.llm_judgments(db, task.task_id, labelers=versions, criterion=None)
+    outputs = gold_store.judge_output_counts_by_criterion(db, task.task_id, versions, names)
+    by_expert = {c: f.drop(columns="criterion").reset_index(drop=True) for c, f in experts.groupby("criterion")}
+    by_judge = {c: f.reset_index(drop=True) for c, f in judgments.groupby("criterion")}
+    agreement = None
+    if release is not None:
+        rel = get_release(db, task, release)
+        agreement = {"n_raters": int(rel.expert_agreement.get("n_raters", 0)), "krippendorff_alpha": rel.expert_alpha,
+                     "pairwise_cohen_kappa": list(rel.expert_agreement.get("pairwise_cohen_kappa", []))}
+    out = {}
+    for name in names:
+        view = task.criterion(name)
+        ex = by_expert.get(name, experts.iloc[:0].drop(columns="criterion"))
+        gold = adjudicated = flagged = None
+        if release is not None:
+            gold = release_gold(db, view, release)
+        else:
+            adjudicated = gold_store.latest_adjudications(db, task.task_id, criterion=name)
+            flagged = gold_store.flagged_items(db, task.task_id, criterion=name)
+        out[name] = _Inputs(ex, gold, adjudicated, flagged, agreement, by_judge.get(name, judgments.iloc[:0]),
+                            outputs[outputs["criterion"] == name].set_index("labeler"))
+    return out
+
+
+def _criterion_report(view: Task, inp: _Inputs, configs: pd.DataFrame, groups, *, n_resamples: int,
+                      seed: int) -> dict:
+    """One criterion's part of the report (view: Task.criterion(name)), from the rows _read_inputs read."""
+    experts = inp.experts
+    gold = inp.gold if inp.gold is not None else derive_gold(view, experts, inp.adjudicated, flagged=inp.flagged)
+    judgments = inp.judgments
+    by_labeler = dict(iter(judgments.groupby("labeler", sort=False)))
+    cache: dict = {}  # every labeler is compared with the same gold: one set of resamples, the gold's ranks once
     out_labelers = []
     for c in configs.itertuples():
-        pairs = judgments_vs_gold(view, gold, judgments[judgments["labeler"] == c.name])
-        metrics = labeler_metrics(view, pairs, n_resamples=n_resamples, seed=seed, group_by=groups)
+        mine = by_labeler.get(c.name, judgments.iloc[:0])
+        pairs = judgments_vs_gold(view, gold, mine)
+        metrics = labeler_metrics(view, pairs, n_resamples=n_resamples, seed=seed, group_by=groups, cache=cache)
         out_labelers.append({"name": c.name, "family": c.family, "version": c.version, "n": pairs.n_items,
-                             "invalid_outputs": invalid_outputs(*outputs.loc[c.name, ["n_labels", "n_invalid"]]),
+                             "invalid_outputs": invalid_outputs(*inp.outputs.loc[c.name, ["n_labels", "n_invalid"]]),
                              "metrics": {k: _est(v) for k, v in metrics.items()}})
-    humans = dict(expert_agreement(db, view, gold, n_resamples=n_resamples, seed=seed, experts=experts))
+    del cache
+    if inp.release_agreement is not None:
+        humans = dict(inp.release_agreement)
+    else:
+        humans = dict(human_reliability(view, experts, n_resamples=n_resamples, seed=seed))
     if humans["krippendorff_alpha"] is not None:
         humans["krippendorff_alpha"] = _est(humans["krippendorff_alpha"])
     crit = view.criteria[0]

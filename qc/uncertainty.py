@@ -149,41 +149,51 @@ def _prep_numeric(y_true, y_pred, labels):
     return {"x": a, "y": b, "n": len(a)}
 
 
-def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Weighted Pearson correlation for each weight row; x, y are (n,) or (b, n).
-
-    ``ok`` (b,) marks the rows where neither variable is constant (else NaN). Two-pass
-    (centred) moments, so the result matches the unweighted formula on the expanded sample.
-    """
-    sw = w.sum(axis=1)
-    if x.ndim == 1:
-        mx = (w @ x) / sw
-        my = (w @ y) / sw
-    else:
-        mx = np.einsum("bn,bn->b", w, x) / sw
-        my = np.einsum("bn,bn->b", w, y) / sw
+def _centred(x: np.ndarray, w: np.ndarray, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One variable's side of a weighted Pearson correlation: (x minus its weighted mean per row, the
+    weighted sum of squares per row); x is (n,) or (b, n). Two-pass (centred) moments, so the result
+    matches the unweighted formula on the expanded sample."""
+    mx = (w @ x) / sw if x.ndim == 1 else np.einsum("bn,bn->b", w, x) / sw
     xc = x - mx[:, None]
-    yc = y - my[:, None]
-    sxx = np.einsum("bn,bn->b", w, xc * xc)
-    syy = np.einsum("bn,bn->b", w, yc * yc)
+    return xc, np.einsum("bn,bn->b", w, xc * xc)
+
+
+def _weighted_pearson(xs: tuple, ys: tuple, w: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Weighted Pearson correlation for each weight row from both variables' `_centred` sides.
+
+    ``ok`` (b,) marks the rows where neither variable is constant (else NaN).
+    """
+    (xc, sxx), (yc, syy) = xs, ys
     sxy = np.einsum("bn,bn->b", w, xc * yc)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = sxy / np.sqrt(sxx * syy)
     return np.where(ok, np.clip(r, -1.0, 1.0), np.nan)
 
 
-def _value_weights(state, var: str, w: np.ndarray) -> dict:
-    """The weight on each distinct value of state[var] in each row of w, kept in state for this w.
+def _memo(state, var: str, w: np.ndarray, name: str, make):
+    """`make()` computed once per weight block w for variable state[var], kept in state.
 
-    Pearson and Spearman of one pair of variables need whether each varies and (Spearman) its
-    ranks, for the same weight block; bootstrap_cis shares one state between them, so these
-    (b, n) passes are made once per block instead of four times. The memo holds w itself, so an
-    identity check cannot mistake a new block for an old one.
+    Pearson and Spearman of one pair of variables need the same per-value weights, ranks and centred
+    moments for the same block; bootstrap_cis shares one state between them, and with a `cache` it
+    shares the reference variable's memo between calls (e.g. every labeler against one gold), so these
+    (b, n) passes are made once per block. The memo holds w itself, so an identity check cannot
+    mistake a new block for an old one.
     """
-    memo = state.setdefault("_memo", {})
-    hit = memo.get(var)
-    if hit is not None and hit[0] is w:
-        return hit[1]
+    memo = state.setdefault("_memo", {}).setdefault(var, {})
+    if memo.get("_w") is not w:
+        memo.clear()
+        memo["_w"] = w
+    if name not in memo:
+        memo[name] = make()
+    return memo[name]
+
+
+def _value_weights(state, var: str, w: np.ndarray) -> dict:
+    """The weight on each distinct value of state[var] in each row of w (memoized per block)."""
+    return _memo(state, var, w, "values", lambda: _make_value_weights(state, var, w))
+
+
+def _make_value_weights(state, var: str, w: np.ndarray) -> dict:
     if ("_inv", var) not in state:  # the values' codes do not depend on w
         uniq, inv = np.unique(state[var], return_inverse=True)
         state[("_inv", var)] = (len(uniq), inv)
@@ -193,9 +203,7 @@ def _value_weights(state, var: str, w: np.ndarray) -> dict:
     wv = np.bincount(key.ravel(), weights=w.ravel(), minlength=b * u).reshape(b, u)
     # a value is present in a row iff its summed (non-negative) weight is positive: a variable
     # varies in a row iff more than one of its values is present (else the correlation is NaN)
-    entry = {"inv": inv, "wv": wv, "varies": (wv > 0).sum(axis=1) > 1}
-    memo[var] = (w, entry)
-    return entry
+    return {"inv": inv, "wv": wv, "varies": (wv > 0).sum(axis=1) > 1}
 
 
 def _ranks_from(entry: dict) -> np.ndarray:
@@ -205,14 +213,24 @@ def _ranks_from(entry: dict) -> np.ndarray:
     return (below + (wv + 1.0) / 2.0)[:, entry["inv"]]
 
 
+def _row_sums(state, w: np.ndarray) -> np.ndarray:
+    return _memo(state, "x", w, "sw", lambda: w.sum(axis=1))
+
+
 def _pearson_batched(state, w):
     vx, vy = _value_weights(state, "x", w), _value_weights(state, "y", w)
-    return _weighted_pearson(state["x"], state["y"], w, vx["varies"] & vy["varies"])
+    sw = _row_sums(state, w)
+    xs = _memo(state, "x", w, "centred", lambda: _centred(state["x"], w, sw))
+    ys = _memo(state, "y", w, "centred", lambda: _centred(state["y"], w, sw))
+    return _weighted_pearson(xs, ys, w, vx["varies"] & vy["varies"])
 
 
 def _spearman_batched(state, w):
     vx, vy = _value_weights(state, "x", w), _value_weights(state, "y", w)
-    return _weighted_pearson(_ranks_from(vx), _ranks_from(vy), w, vx["varies"] & vy["varies"])
+    sw = _row_sums(state, w)
+    xs = _memo(state, "x", w, "rank_centred", lambda: _centred(_ranks_from(vx), w, sw))
+    ys = _memo(state, "y", w, "rank_centred", lambda: _centred(_ranks_from(vy), w, sw))
+    return _weighted_pearson(xs, ys, w, vx["varies"] & vy["varies"])
 
 
 def _moment(fn) -> _Batched:
@@ -354,6 +372,35 @@ def _counts(idx: np.ndarray, n_units: int) -> np.ndarray:
     b = idx.shape[0]
     key = np.arange(b, dtype=np.int64)[:, None] * n_units + idx
     return np.bincount(key.ravel(), minlength=b * n_units).reshape(b, n_units)
+
+
+def _resample_blocks(cache, seed, n_units: int, n_resamples: int, row_bytes: int, group_codes):
+    """(index block, weights()) for each row block of the seeded (n_resamples, n_units) index matrix;
+    weights() gives the block's (b, n) float weights (per row: how often each row's unit is drawn).
+
+    Drawn lazily, block by block, so memory stays bounded. With a `cache` (bootstrap_cis) and a draw
+    that fits in one block, the block and its weights are kept there and given again to a call with
+    the same seed, size and groups.
+    """
+    def weights_of(idx, memo):
+        def weights():
+            if "w" not in memo:
+                counts = _counts(idx, n_units)
+                memo["w"] = (counts if group_codes is None else counts[:, group_codes]).astype(np.float64)
+            return memo["w"]
+        return weights
+
+    rows = max(1, _CHUNK_BYTES // max(row_bytes, 1))
+    if cache is None or not isinstance(seed, int | np.integer) or rows < n_resamples:
+        for idx in _index_blocks(np.random.default_rng(seed), n_units, n_resamples, row_bytes):
+            yield idx, weights_of(idx, {})
+        return
+    key = ("resamples", int(seed), n_units, n_resamples)
+    if key not in cache:
+        (idx,) = _index_blocks(np.random.default_rng(seed), n_units, n_resamples, row_bytes)
+        cache[key] = (idx, {})
+    idx, by_groups = cache[key]
+    yield idx, weights_of(idx, by_groups.setdefault(None if group_codes is None else group_codes.tobytes(), {}))
 
 
 def _safe_call(fn, *args) -> float:
@@ -543,7 +590,7 @@ def bootstrap_ci(
     return Estimate(estimate, float(lo), float(hi), n=int(n_units), method=method + ")", level=level)
 
 
-def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) -> dict[str, Estimate]:
+def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None, cache=None) -> dict[str, Estimate]:
     """Several metrics' percentile bootstrap CIs from one shared set of resamples.
 
     Equal to calling :func:`bootstrap_ci` for each metric with the same ``seed`` (the resample
@@ -557,6 +604,12 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
         ``groups``); ``metric`` a key of :data:`METRICS`; ``labels`` None or the label set.
     n_resamples, level, seed, groups
         As in :func:`bootstrap_ci`.
+    cache : dict, optional
+        A dict the caller keeps across calls (start it empty): the resample indices, the weights and
+        the statistics of each ``y_true`` (its ranks, centred moments) are kept in it and reused by a
+        later call with the same ``seed``, ``n_resamples``, units and ``y_true`` -- e.g. every labeler
+        compared with one gold. The results are the same with or without it; it holds a few arrays of
+        shape (n_resamples, n), so keep it for one such set of calls.
 
     Returns
     -------
@@ -603,6 +656,8 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
                     state = batched.prepare(a, b, labels)
                     if share:
                         shared[skey] = state
+                        if cache is not None:  # the reference's per-block statistics, across calls
+                            state.setdefault("_memo", {})["x"] = cache.setdefault(("x", skey[0], skey[1]), {})
         except ValueError:
             continue
         if batched is None:
@@ -626,13 +681,13 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
     reps = {name: np.empty(n_resamples) for name in fast}
     k = max(st.get("k", 0) for _, st, _ in fast.values())
     row_bytes = 8 * (4 * n + n_units + k * k * 4)
-    gen = np.random.default_rng(seed)
+    blocks = _resample_blocks(cache, seed, n_units, n_resamples, row_bytes, group_codes)
     done = 0
     # confusion-matrix metrics of the same pair and label set (accuracy, the kappas, alpha...) have the
     # same cells: one bincount per block serves them all (the from_cm formulas only read it)
     cm_key = {name: (st["k"], st["cell"].tobytes()) for name, (bt, st, _) in fast.items()
               if bt.from_cm is not None and group_codes is None}
-    for idx in _index_blocks(gen, n_units, n_resamples, row_bytes):
+    for idx, weights in blocks:
         w = None
         cms = {}
         for name, (batched, state, _) in fast.items():
@@ -648,8 +703,7 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None) ->
                     reps[name][done: done + len(idx)] = batched.from_cm(state, cm)
                     continue
                 if w is None:
-                    counts = _counts(idx, n_units)
-                    w = (counts if group_codes is None else counts[:, group_codes]).astype(np.float64)
+                    w = weights()
                 reps[name][done: done + len(idx)] = batched.compute(state, w)
         done += len(idx)
     for name, (_, _, estimate) in fast.items():

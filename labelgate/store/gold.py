@@ -15,14 +15,21 @@ from labelgate.tasks import DEFAULT_CRITERION
 _NOT_REVIEW = " AND (source <> 'app' OR item_id NOT IN (" + REVIEW_ONLY_ITEMS.format(task="$task") + "))"
 
 
-def expert_labels(db: Database, task_id: int, *, criterion: str = DEFAULT_CRITERION) -> pd.DataFrame:
+def expert_labels(db: Database, task_id: int, *, criterion: str | None = DEFAULT_CRITERION) -> pd.DataFrame:
     """First-round answers with a value: item_id, rater, value, value_num, shown_order, rationale (review
-    items left out)."""
+    items left out), of one criterion; None: of every criterion, with a `criterion` column, in one read."""
+    where, cols = "", ""
+    params: dict = {"task": task_id}
+    if criterion is None:
+        cols = ", criterion"
+    else:
+        where = " AND criterion = $criterion"
+        params["criterion"] = criterion
     with db.connect() as con:
         return con.execute(
-            "SELECT item_id, rater, value, value_num, shown_order, created_at, rationale FROM human_labels"
-            " WHERE task_id = $task AND criterion = $criterion AND round = 1 AND status = 'label'" + _NOT_REVIEW
-            + " ORDER BY item_id, rater", {"task": task_id, "criterion": criterion}).df()
+            "SELECT item_id, rater, value, value_num, shown_order, created_at, rationale" + cols + " FROM human_labels"
+            " WHERE task_id = $task" + where + " AND round = 1 AND status = 'label'" + _NOT_REVIEW
+            + " ORDER BY item_id, rater", params).df()
 
 
 def flagged_items(db: Database, task_id: int, *, criterion: str = DEFAULT_CRITERION) -> list[str]:
@@ -92,23 +99,34 @@ def judge_output_counts(db: Database, task_id: int, labelers: list[tuple[str, st
     Columns: labeler, version, n_labels (distinct keys in llm_labels), n_invalid (imported outputs
     that were not a label of the task, plus run answers whose key never got a valid one).
     """
-    wanted = pd.DataFrame(labelers, columns=["labeler", "version"], dtype=object)
+    out = judge_output_counts_by_criterion(db, task_id, labelers, [criterion])
+    return out.drop(columns="criterion")
+
+
+def judge_output_counts_by_criterion(db: Database, task_id: int, labelers: list[tuple[str, str]],
+                                     criteria: list[str]) -> pd.DataFrame:
+    """judge_output_counts for several criteria in one read: one row per criterion and (labeler, version),
+    ordered by criterion (in the order given) and labeler, with a `criterion` column."""
+    wanted = pd.DataFrame([(c, i, lab, ver) for i, c in enumerate(criteria) for lab, ver in labelers],
+                          columns=["criterion", "position", "labeler", "version"]).astype(
+        {"criterion": object, "labeler": object, "version": object})
     with db.connect() as con:
-        con.register("wanted_labelers", wanted)
+        con.register("wanted_outputs", wanted)
         return con.execute(
-            "WITH labels AS (SELECT labeler, version, count(DISTINCT (item_id, batch, sample_index, shown_order)) n"
-            "  FROM llm_labels JOIN wanted_labelers USING (labeler, version) WHERE task_id = $task"
-            "  AND criterion = $criterion GROUP BY ALL),"
-            " imported AS (SELECT labeler, version, count(*) n FROM llm_invalid_labels"
-            "  JOIN wanted_labelers USING (labeler, version) WHERE task_id = $task AND criterion = $criterion"
+            "WITH labels AS (SELECT criterion, labeler, version,"
+            "  count(DISTINCT (item_id, batch, sample_index, shown_order)) n"
+            "  FROM llm_labels JOIN wanted_outputs USING (criterion, labeler, version) WHERE task_id = $task"
             "  GROUP BY ALL),"
-            " ran AS (SELECT labeler, version, count(*) n FROM (SELECT labeler, version FROM llm_calls"
-            "  JOIN wanted_labelers USING (labeler, version) WHERE task_id = $task AND criterion = $criterion"
+            " imported AS (SELECT criterion, labeler, version, count(*) n FROM llm_invalid_labels"
+            "  JOIN wanted_outputs USING (criterion, labeler, version) WHERE task_id = $task GROUP BY ALL),"
+            " ran AS (SELECT criterion, labeler, version, count(*) n FROM (SELECT criterion, labeler, version"
+            "  FROM llm_calls JOIN wanted_outputs USING (criterion, labeler, version) WHERE task_id = $task"
             "  AND status IN ('ok', 'invalid')"
-            "  GROUP BY labeler, version, task_spec, content_hash, cache_scope, sample_index, shown_order"
+            "  GROUP BY criterion, labeler, version, task_spec, content_hash, cache_scope, sample_index, shown_order"
             "  HAVING NOT bool_or(status = 'ok')) GROUP BY ALL)"
-            " SELECT w.labeler, w.version, coalesce(l.n, 0)::BIGINT AS n_labels,"
+            " SELECT w.criterion, w.labeler, w.version, coalesce(l.n, 0)::BIGINT AS n_labels,"
             "  (coalesce(i.n, 0) + coalesce(r.n, 0))::BIGINT AS n_invalid"
-            " FROM wanted_labelers w LEFT JOIN labels l USING (labeler, version)"
-            " LEFT JOIN imported i USING (labeler, version) LEFT JOIN ran r USING (labeler, version)"
-            " ORDER BY w.labeler", {"task": task_id, "criterion": criterion}).df()
+            " FROM wanted_outputs w LEFT JOIN labels l USING (criterion, labeler, version)"
+            " LEFT JOIN imported i USING (criterion, labeler, version)"
+            " LEFT JOIN ran r USING (criterion, labeler, version)"
+            " ORDER BY w.position, w.labeler", {"task": task_id}).df()

@@ -305,3 +305,31 @@ def test_grouped_correlation_ci_bad_input():
         grouped_correlation_ci([1, 2, 3], [1, 1, 1], ["a", "a", "a"])
     with pytest.raises(ValueError, match="n_resamples"):
         grouped_correlation_ci([1, 2, 3], [1, 2, 3], ["a", "a", "a"], n_resamples=0)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_bootstrap_cis_cache_shared_by_several_raters_gives_the_same_intervals(grouped):
+    rng = np.random.default_rng(3)
+    gold = rng.integers(1, 6, 300).astype(float)
+    groups = np.repeat(np.arange(150), 2) if grouped else None
+    metrics = ["pearson", "spearman", "kendall_tau", "mae", "quadratic_kappa", "accuracy"]
+    cache: dict = {}
+    for k in range(4):  # four raters against one gold, the second and fourth reusing the cache's arrays
+        pred = np.clip(gold + rng.integers(-k, k + 1, 300), 1, 5)
+        data = {m: (gold, pred, m, None) for m in metrics}
+        alone = qu.bootstrap_cis(data, n_resamples=300, seed=7, groups=groups)
+        shared = qu.bootstrap_cis(data, n_resamples=300, seed=7, groups=groups, cache=cache)
+        assert shared == alone
+        assert shared["spearman"] == bootstrap_ci(gold, pred, metric="spearman", n_resamples=300, seed=7,
+                                                  groups=groups)
+    assert any(key[0] == "x" for key in cache) and any(key[0] == "resamples" for key in cache)
+
+
+def test_bootstrap_cis_cache_is_not_used_for_a_draw_larger_than_one_block(monkeypatch):
+    monkeypatch.setattr(qu, "_CHUNK_BYTES", 8 * 1024)  # forces several blocks
+    rng = np.random.default_rng(4)
+    gold, pred = rng.normal(size=200), rng.normal(size=200)
+    data = {"pearson": (gold, pred, "pearson", None)}
+    cache: dict = {}
+    assert qu.bootstrap_cis(data, n_resamples=100, cache=cache) == qu.bootstrap_cis(data, n_resamples=100)
+    assert not any(isinstance(k, tuple) and k[0] == "resamples" for k in cache)
