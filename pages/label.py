@@ -7,7 +7,7 @@ import streamlit as st
 
 from labelgate.labeling import AnswerError, QueueItem, queue, submit_answer, submit_item, undo_last_answer
 from labelgate.store.items import current_set
-from labelgate.store.labels import DuplicateLabelError, NothingToUndoError, SlotTakenError
+from labelgate.store.labels import DuplicateLabelError, NothingToUndoError, NotRoutedError, SlotTakenError
 from labelgate.store.tasks import get_task
 from labelgate.tasks import Task
 from labelgate.ui.criteria_view import criteria_form
@@ -53,6 +53,9 @@ def answer(task: Task, item: QueueItem, status: str, value: str | None = None) -
             st.session_state["label_notice"] = ("warning", f"Item {plain(item.item_id)} was already answered in "
                                                            "another tab or window; that answer is kept.")
         return
+    except NotRoutedError as exc:
+        st.session_state["label_notice"] = ("warning", f"{plain(str(exc))} Here is the next item.")
+        return
     except SlotTakenError:
         st.session_state["label_notice"] = ("info", f"Item {plain(item.item_id)} got all its experts while it was open "
                                                     "here, so your answer was not needed. Here is the next item.")
@@ -80,6 +83,9 @@ def store_item(task: Task, item: QueueItem, status: str, answers: dict, rational
         else:
             st.session_state["label_notice"] = ("warning", f"Item {plain(item.item_id)} was already answered in "
                                                            "another tab or window; those answers are kept.")
+        return True
+    except NotRoutedError as exc:
+        st.session_state["label_notice"] = ("warning", f"{plain(str(exc))} Here is the next item.")
         return True
     except SlotTakenError:
         st.session_state["label_notice"] = ("info", f"Item {plain(item.item_id)} got all its experts while it was open "

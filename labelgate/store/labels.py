@@ -69,6 +69,11 @@ class SlotTakenError(ValueError):
     """The item got its experts-per-item experts while this rater had it open without a slot."""
 
 
+class NotRoutedError(SlotTakenError):
+    """Routing by expertise no longer gives the item to this rater (their tags, the item's domain or the
+    task's routing changed after it was shown); nothing was stored and their slot on it is given up."""
+
+
 class NothingToUndoError(ValueError):
     """The rater has no answer to undo (none yet, or the last one was undone already)."""
 
@@ -166,7 +171,9 @@ _SLOTS = """
 # others label -- items of other domains, and of those only the slots that matching experts cannot fill:
 # a non-shared item is open to a non-matching rater when its free slots outnumber the active experts
 # tagged with its domain who have not answered it and hold no slot on it. An item the rater holds stays
-# open to them. Items held back from the rater by routing are counted for the page's message.
+# open to them -- unless its domain is not theirs and only matching experts may label it (their tags, the
+# item's domain or the routing changed after it was shown; _ROUTED_TO refuses the answer). Items held
+# back from the rater by routing are counted for the page's message.
 _ROUTED_SLOTS = _SLOTS[:_SLOTS.index("    open AS (")] + """
     experts AS (  -- active users and their current expertise tags
         SELECT e.user_name AS rater, unnest(e.tags) AS tag
@@ -187,8 +194,9 @@ _ROUTED_SLOTS = _SLOTS[:_SLOTS.index("    open AS (")] + """
     cand AS (
         SELECT m.item_id, m.position, m.shared, h.reserved_at AS held_since, d.domain,
                coalesce(d.domain IN (SELECT tag FROM mytags), false) AS matching,
-               (h.reserved_at IS NOT NULL OR d.domain IS NULL OR d.domain IN (SELECT tag FROM mytags)
-                OR ($others AND (m.shared OR $epi - coalesce(o.k, 0) > coalesce(f.f, 0)))) AS routed
+               (d.domain IS NULL OR d.domain IN (SELECT tag FROM mytags)
+                OR ($others AND (h.reserved_at IS NOT NULL OR m.shared
+                                 OR $epi - coalesce(o.k, 0) > coalesce(f.f, 0)))) AS routed
         FROM members m LEFT JOIN others o USING (item_id) LEFT JOIN held h USING (item_id)
              LEFT JOIN dom d USING (item_id) LEFT JOIN free f USING (item_id)
         WHERE m.item_id NOT IN (SELECT item_id FROM mine)
@@ -218,6 +226,31 @@ _ROOM = "WITH" + _SLOTS + """
     FROM members m LEFT JOIN others o USING (item_id) LEFT JOIN held h USING (item_id)
     WHERE m.item_id = $item
 """
+
+
+# At an answer: the task's routing now (its latest revision), the item's domain and the rater's tags now.
+_ROUTED_TO = """
+    WITH r AS (SELECT domain_column, coalesce(others_may_label, true) AS others FROM task_revisions
+               WHERE task_id = $task ORDER BY revision DESC LIMIT 1),
+         t AS (SELECT tags FROM user_expertise WHERE user_name = $rater ORDER BY change_id DESC LIMIT 1)
+    SELECT r.others, nullif(lower(trim(json_extract_string(i.meta, r.domain_column))), ''),
+           coalesce((SELECT tags FROM t), [])
+    FROM r JOIN items i ON i.task_id = $task AND i.item_id = $item
+    WHERE r.domain_column IS NOT NULL
+"""
+
+
+def _not_routed(con, task_id: int, item_id: str, rater: str) -> str | None:
+    """Why the item is no longer routed to the rater (a sentence), or None when it is."""
+    row = fetch_one(con, _ROUTED_TO, {"task": task_id, "item": item_id, "rater": rater})
+    if row is None:
+        return None
+    others, domain, tags = row
+    if domain is None or others or domain in {str(t).strip().lower() for t in tags}:
+        return None
+    return (f"Item {item_id} is no longer routed to you: its domain is {domain}, which only experts tagged "
+            f"with it may label, and your expertise tags ({', '.join(tags) or 'none'}) do not include it (they, "
+            "the item's domain or the task's routing changed after it was shown). Nothing was stored.")
 
 
 @dataclass(frozen=True)
@@ -270,7 +303,9 @@ def append_human_answer(
     Refused with DuplicateLabelError when the rater already has an answer to the item in this
     round (an undone answer does not count). With `slots`, a first-round label of an item that
     is not shared by every expert is refused with SlotTakenError when the rater holds no live
-    slot on it and other experts already fill all of its slots.
+    slot on it and other experts already fill all of its slots. A first-round answer to an item that
+    routing by expertise no longer gives the rater (checked on the task, tags and item as they are now) is
+    refused with NotRoutedError, and the rater's slot on it is given up so that it is not shown again.
     """
     if not rows:
         raise ValueError("an answer needs at least one criterion row")
@@ -287,6 +322,12 @@ def append_human_answer(
                  " AND round = ? ORDER BY revision DESC LIMIT 1", [task_id, item_id, rater, round])
         if latest is not None and latest[1] != "undo":
             raise DuplicateLabelError(f"{rater} has already answered item {item_id}")
+        if round == 1:
+            why = _not_routed(con, task_id, item_id, rater)
+            if why is not None:
+                con.execute("DELETE FROM label_slots WHERE task_id = ? AND item_id = ? AND rater = ?",
+                            [task_id, item_id, rater])
+                return NotRoutedError(why)   # committed: the slot goes; nothing else was written
         if slots is not None and round == 1 and status == "label":
             room = fetch_one(con, _ROOM, {**_slot_params(task_id, rater, slots), "item": item_id})
             if room is not None:
@@ -313,7 +354,10 @@ def append_human_answer(
         con.unregister("answer_rows")
         return revision
 
-    return _in_turn(db, task_id, work)
+    result = _in_turn(db, task_id, work)
+    if isinstance(result, NotRoutedError):
+        raise result
+    return result
 
 
 def append_human_label(

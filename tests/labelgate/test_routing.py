@@ -200,3 +200,47 @@ def test_retests_and_undo_keep_working_under_routing(db, tmp_path, no_overlap):
     assert len(firsts) == len(set(firsts))
     undone = undo_last_answer(db, task, "ann")
     assert next_item(db, task, "ann", retest_share=0).item_id == undone
+
+
+def test_an_answer_to_an_item_no_longer_routed_to_the_expert_is_refused_and_nothing_is_stored(db, tmp_path,
+                                                                                               no_overlap):
+    """Experts only: ann is shown a legal item, then loses her legal tag before answering. The answer is
+    refused with a sentence saying why, nothing is stored, and the item is not shown to her again."""
+    from labelgate.labeling import submit_item
+    from labelgate.store.labels import NotRoutedError
+
+    task, dom = build(db, tmp_path, others=False)
+    item = next_item(db, task, "ann", retest_share=0)
+    assert dom[item.item_id] == "legal"
+    set_user_tags(db, "ann", "code", changed_by="admin")
+    with pytest.raises(NotRoutedError, match=f"Item {item.item_id} is no longer routed to you: its domain is "
+                                             r"legal.*your expertise tags \(code\).*Nothing was stored"):
+        submit_answer(db, task, "ann", item, answer="1")
+    with pytest.raises(NotRoutedError):   # the several-criteria path stores through the same check
+        submit_item(db, task, "ann", item, answers={task.criterion_name: "1"})
+    assert human_labels(db, task.task_id).empty
+    assert next_item(db, task, "ann", retest_share=0) is None   # her slot was given up; nothing of hers is left
+    # the item is free for a legal expert again
+    set_user_tags(db, "cat", "legal", changed_by="admin")
+    assert dom[next_item(db, task, "cat", retest_share=0).item_id] == "legal"
+
+
+def test_a_changed_domain_column_is_checked_at_the_answer_too(db, tmp_path, no_overlap):
+    task, dom = build(db, tmp_path, others=False)
+    item = next_item(db, task, "ann", retest_share=0)
+    # the lead routes by another column after the item was shown (every item's source is "s")
+    set_task_routing(db, "qa", domain_column="source", others_may_label=False, created_by="admin")
+    from labelgate.store.labels import NotRoutedError
+
+    with pytest.raises(NotRoutedError, match="its domain is s,"):
+        submit_answer(db, task, "ann", item, answer="1")   # the page's task object is the old revision
+    assert human_labels(db, task.task_id).empty
+
+
+def test_when_others_may_label_a_shown_item_is_still_answered_after_a_tag_change(db, tmp_path, no_overlap):
+    task, dom = build(db, tmp_path, others=True)
+    item = next_item(db, task, "ann", retest_share=0)
+    set_user_tags(db, "ann", "", changed_by="admin")
+    submit_answer(db, task, "ann", item, answer="1")
+    labels = human_labels(db, task.task_id)
+    assert labels[["item_id", "rater", "value"]].values.tolist() == [[item.item_id, "ann", "1"]]
