@@ -607,12 +607,20 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
                     st.cached += 1
                 resolve(c, records, outcomes)
 
+    # The flusher ends when `finished` is set, not by being cancelled: Python 3.11's asyncio.wait_for
+    # swallows a cancel that arrives just after the event it waits on fired, and a flusher looping on
+    # past its cancel held the run open forever (a run stalled at its last items under xdist).
+    finished = asyncio.Event()
+
     async def flusher() -> None:
-        while True:
+        while not finished.is_set():
+            wake = asyncio.ensure_future(flush_needed.wait())
             try:
-                await asyncio.wait_for(flush_needed.wait(), timeout=options.flush_seconds)
-            except TimeoutError:
-                pass
+                await asyncio.wait({wake}, timeout=options.flush_seconds)
+            finally:
+                wake.cancel()
+            if finished.is_set():
+                return
             flush_needed.clear()
             try:
                 await asyncio.to_thread(_flush_now, db, st)
@@ -641,8 +649,11 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
         for t in workers:
             t.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        for t in (flush_task, cancel_task):
-            t.cancel()
+        finished.set()
+        flush_needed.set()      # wakes the flusher, which then ends (a flush under way first finishes)
+        cancel_task.cancel()
+        await asyncio.wait({flush_task, cancel_task}, timeout=db.lock_timeout + options.flush_seconds)
+        flush_task.cancel()     # only if it outlived that: the final flush writes what it left
         await asyncio.gather(flush_task, cancel_task, return_exceptions=True)
     for w in workers:
         if not w.cancelled() and w.exception() is not None:
