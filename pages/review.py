@@ -15,6 +15,7 @@ from labelgate.store.items import item_meta_frame
 from labelgate.store.labels import human_labels
 from labelgate.store.tasks import get_task
 from labelgate.ui import review_sets
+from labelgate.ui.format import display_columns
 from labelgate.ui.session import action, get_db, require_page
 from labelgate.ui.widgets import criterion_picker, plain, require_task_names, show_message
 
@@ -157,8 +158,8 @@ with tab_queue:
         st.caption(f"{len(hits)} rationales on {n_hit_items} items hold every word of "
                    f"“{plain(query.strip())}”; {len(queue)} of those items are in this queue.")
         if not hits.empty:
-            st.dataframe(hits, hide_index=True, key="rev_rationale_hits", height=min(38 + 35 * len(hits), 250),
-                         column_config={"item_id": "item", "by": "rater or labeler",
+            st.dataframe(display_columns(hits), hide_index=True, key="rev_rationale_hits",
+                         height=min(38 + 35 * len(hits), 250), column_config={"by": "rater or labeler",
                                         "rationale": st.column_config.TextColumn("rationale", width="large")})
     else:
         st.caption(f"{len(queue)} items in this queue.")
@@ -171,7 +172,8 @@ with tab_queue:
     elif not ids:
         st.success(empty)
     else:
-        st.dataframe(queue, hide_index=True, key="rev_table", height=min(38 + 35 * len(queue), 250))
+        st.dataframe(display_columns(queue), hide_index=True, key="rev_table",
+                     height=min(38 + 35 * len(queue), 250))
         item_id = st.selectbox("Item", ids, key=f"rev_item_{task_name}")
         h = history(task_name, criterion, item_id)
         vkey, rkey = (value_key(p, task_name, criterion, item_id) for p in ("rev_value", "rev_reason"))
@@ -189,13 +191,13 @@ with tab_queue:
         c1, c2 = st.columns(2)
         with c1:
             st.markdown("**Experts' labels** (revealed for review)")
-            st.dataframe(h["experts"], hide_index=True, key="rev_experts")
+            st.dataframe(display_columns(h["experts"]), hide_index=True, key="rev_experts")
         with c2:
             st.markdown("**Labelers' labels**")
-            st.dataframe(h["labelers"], hide_index=True, key="rev_labelers_table")
+            st.dataframe(display_columns(h["labelers"]), hide_index=True, key="rev_labelers_table")
         if not h["adjudications"].empty:
             st.markdown("**Adjudications** (newest first; the first is the gold)")
-            st.dataframe(h["adjudications"], hide_index=True, key="rev_adjudications")
+            st.dataframe(display_columns(h["adjudications"]), hide_index=True, key="rev_adjudications")
         with st.container(border=True):
             st.markdown("**Adjudicate**: the final gold label of this item")
             if task.kind == "continuous":

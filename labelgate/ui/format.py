@@ -44,6 +44,19 @@ COLUMN_NAMES = {
 }
 _COUNTS = ("n", "items", "count", "gold items", "batch items")
 
+# the store's column names in tables people read row by row (review queues, an item's history)
+FIELD_NAMES = {
+    "item_id": "item", "n_experts": "experts", "shown_order": "order shown", "sample_index": "sample",
+    "created_at": "when", "decided_by": "decided by", "n_raters": "raters", "n_items": "items",
+}
+
+
+def display_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with the store's column names (item_id, n_experts, shown_order, ...) as a person reads them;
+    the values untouched (so the table still sorts), and other columns -- a labeler's own name among
+    them -- as they are."""
+    return df.rename(columns={c: FIELD_NAMES[c] for c in df.columns if c in FIELD_NAMES})
+
 
 def readable(df: pd.DataFrame) -> pd.DataFrame:
     """An analysis table as text a person reads: human column names, each `x_ci_low`/`x_ci_high`

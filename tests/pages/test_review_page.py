@@ -34,8 +34,11 @@ def biased(app_for, demo_db):
 def test_expert_disputes_are_queued_with_both_labels_revealed(biased):
     at, info = biased
     assert at.segmented_control[0].value == "expert vs expert"
-    queue = table(at, "item_id", "expert labels")
-    assert sorted(queue["item_id"]) == sorted(info["disputed"])
+    queue = table(at, "item", "experts", "expert labels")
+    assert sorted(queue["item"]) == sorted(info["disputed"])
+    # the reviewer reads column names, not the store's (item_id, n_experts, shown_order, ...)
+    raw = {"item_id", "n_experts", "shown_order", "sample_index", "created_at", "decided_by"}
+    assert not [c for d in at.dataframe for c in d.value.columns if c in raw]
     item = at.selectbox(key=f"rev_item_{TASK}").value
     assert item in info["disputed"]
     experts = table(at, "rater", "round", "value").set_index("rater")
@@ -67,18 +70,18 @@ def test_adjudication_needs_a_reason_records_who_and_why_and_leaves_expert_label
     row = gold.labels.set_index("item_id").loc[item]
     assert (row["value"], row["source"]) == ("3", "adjudicated")
     # the item left the expert queue
-    queue = table(at, "item_id", "expert labels")
-    assert item not in set(queue["item_id"]) and len(queue) == len(info["disputed"]) - 1
+    queue = table(at, "item", "expert labels")
+    assert item not in set(queue["item"]) and len(queue) == len(info["disputed"]) - 1
 
 
 def test_labeler_vs_gold_queue_lists_the_items_the_labeler_gets_wrong(biased):
     at, info = biased
     at.segmented_control[0].set_value("labeler vs gold").run()
     at.selectbox(key="rev_labeler").set_value("Lengthy").run()
-    queue = table(at, "item_id", "Lengthy", "gold")
+    queue = table(at, "item", "Lengthy", "gold")
     assert (queue["Lengthy"] != queue["gold"]).all()
     long_gold = [i for i in info["gold_ids"] if info["long"][i] and i not in info["disputed"]]
-    assert len(set(queue["item_id"]) & set(long_gold)) >= 0.8 * len(long_gold)
+    assert len(set(queue["item"]) & set(long_gold)) >= 0.8 * len(long_gold)
 
 
 def test_human_reliability_alpha_kappa_consensus_and_retest(app_for, demo_db):

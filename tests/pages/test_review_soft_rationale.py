@@ -77,12 +77,12 @@ def test_rationales_are_shown_beside_labels_and_search_filters_the_queue(app_for
     search.input("ending RUSHED").run()   # every word, in any case and order
     assert not at.exception, at.exception
     hits = table(at, "by", "rationale")
-    assert sorted(zip(hits["item_id"], hits["by"], hits["source"], strict=True)) == \
+    assert sorted(zip(hits["item"], hits["by"], hits["source"], strict=True)) == \
         sorted([(d1, "critic", "human"), (d2, "Judge", "llm")])
-    assert set(table(at, "expert labels")["item_id"]) == {d1, d2} and n_queue > 2
+    assert set(table(at, "expert labels")["item"]) == {d1, d2} and n_queue > 2
     assert any("2 rationales on 2 items hold every word" in c.value for c in at.caption)
     at.selectbox(key="rev_item_hanna-stories").select(d2).run()
-    labelers = table(at, "labeler", "sample_index")
+    labelers = table(at, "labeler", "sample")
     judge = labelers[labelers["labeler"] == "Judge"].iloc[0]
     assert judge["rationale"] == "a rushed ending; the prompt is half ignored"
     at.selectbox(key="rev_item_hanna-stories").select(d1).run()
@@ -108,7 +108,7 @@ def test_the_criterion_picker_reviews_and_adjudicates_the_criterion_picked(app_f
     picker.select("empathy").run()
     assert not at.exception, at.exception
     empathy = load_gold(demo_db, task.criterion("empathy"))
-    assert set(table(at, "expert labels")["item_id"]) == set(empathy.disputed["item_id"])
+    assert set(table(at, "expert labels")["item"]) == set(empathy.disputed["item_id"])
     assert set(empathy.disputed["item_id"]) != set(load_gold(demo_db, task).disputed["item_id"])
     s = human_split(task, expert_labels(demo_db, task.task_id, criterion="empathy"))
     assert any(f"{s['n_split']} of {s['n_items']} items" in m.value for m in at.markdown
