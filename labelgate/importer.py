@@ -18,13 +18,16 @@ import datetime
 import hashlib
 import json
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -39,6 +42,7 @@ _SHOWN_ROWS = 8  # how many row numbers a message lists before "and N more"
 MAX_CELL_CHARS = 1_000_000  # a longer cell is refused (no one labels a 1 MB text; every page would carry it)
 _CHUNK = 1 << 20  # text files are decoded this many bytes at a time, never as one copy
 _CSV_BLOCK = 16 << 20  # Arrow reads CSV in blocks; a row must fit in one (cells hold up to 1 MB)
+_CSV_STREAM_BLOCK = 4 << 20  # stage_items' blocks: a file with a longer row takes the whole-file path
 _ITEM_SLICE = 5_000  # items validated this many rows at a time (memory: see validate_items)
 _BOM = b"\xef\xbb\xbf"
 _NUL = re.compile(b"\x00")
@@ -112,6 +116,24 @@ def read_table(path: str | Path, *, data: bytes | memoryview | None = None,
     `data` lets the web page pass an uploaded file's buffer (a memoryview is read without a
     copy); `path` then only supplies the name.
     """
+    name, fmt, buf, sha = _open_file(path, data, file_name)
+    if fmt == "parquet":
+        frame = _read_parquet(buf, name)
+    else:
+        if buf[:3] == _BOM:
+            buf = buf[3:]
+        _check_text(buf, name)
+        frame = _read_csv(buf, name) if fmt == "csv" else _read_jsonl(buf, name)
+    if frame.empty:
+        raise ImportFileError(f"{name}: the file has a header but no rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_unique_columns(list(frame.columns), name)
+    _check_cell_sizes(frame, name)
+    return ParsedFile(frame.reset_index(drop=True), name, sha)
+
+
+def _open_file(path: str | Path, data: bytes | memoryview | None, file_name: str | None):
+    """(name, format, buffer, sha256) of a file to import; refuses an unknown type or an empty file."""
     path = Path(path)
     name = file_name or path.name
     fmt = FORMATS.get(Path(name).suffix.lower())
@@ -127,19 +149,7 @@ def read_table(path: str | Path, *, data: bytes | memoryview | None = None,
     sha = hashlib.sha256(buf).hexdigest()
     if len(buf) == 0 or (len(buf) <= 65536 and not bytes(buf).strip()):
         raise ImportFileError(f"{name}: the file is empty")
-    if fmt == "parquet":
-        frame = _read_parquet(buf, name)
-    else:
-        if buf[:3] == _BOM:
-            buf = buf[3:]
-        _check_text(buf, name)
-        frame = _read_csv(buf, name) if fmt == "csv" else _read_jsonl(buf, name)
-    if frame.empty:
-        raise ImportFileError(f"{name}: the file has a header but no rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    _check_unique_columns(list(frame.columns), name)
-    _check_cell_sizes(frame, name)
-    return ParsedFile(frame.reset_index(drop=True), name, sha)
+    return name, fmt, buf, sha
 
 
 def read_columns(file_name: str, data: bytes | memoryview) -> list[str]:
@@ -211,20 +221,34 @@ def _read_csv(buf: memoryview, name: str) -> pd.DataFrame:
         return "skip"
 
     try:
-        table = pacsv.read_csv(
-            pa.py_buffer(buf), read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+        table = pacsv.read_csv(pa.py_buffer(buf), **_csv_options(header, on_invalid_row))
     except pa.ArrowInvalid as exc:
         _diagnose_csv(buf, name, header)  # names the row when the csv module can
         raise ImportFileError(f"{name}: cannot be read as CSV: {exc}") from None
-    if ragged or sum(bytes(buf[i:i + _CHUNK]).count(b'"') for i in range(0, len(buf), _CHUNK)) % 2:
+    if ragged or _odd_quotes(buf):
         _diagnose_csv(buf, name, header)  # an odd number of quotes: perhaps one is never closed
     if ragged:  # Arrow skipped rows the csv module found fine: never import the rest without them
         raise ImportFileError(f"{name}: {len(ragged)} rows do not have the header's {len(header)} fields "
                               f"(first: {ragged[0].text[:80]!r})")
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
+    return _csv_frame(table)
+
+
+def _csv_options(header: list[str], on_invalid_row, *, blocks: bool = False) -> dict:
+    """Arrow's options for a CSV import: every cell text ('' when empty), rows may span lines.
+    `blocks`: for the streaming reader, one block at a time (no read-ahead of several)."""
+    return {"read_options": pacsv.ReadOptions(block_size=_CSV_STREAM_BLOCK if blocks else _CSV_BLOCK,
+                                              use_threads=not blocks),
+            "parse_options": pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            "convert_options": pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                    strings_can_be_null=False, quoted_strings_can_be_null=False)}
+
+
+def _odd_quotes(buf: memoryview) -> bool:
+    return sum(bytes(buf[i:i + _CHUNK]).count(b'"') for i in range(0, len(buf), _CHUNK)) % 2 == 1
+
+
+def _csv_frame(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
+    return batch.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get)
 
 
 def _diagnose_csv(buf: memoryview, name: str, header: list[str]) -> None:
@@ -339,12 +363,14 @@ def content_hash(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def default_text_columns(frame: pd.DataFrame, id_column: str, task: Task) -> list[str]:
+def default_text_columns(frame: pd.DataFrame, id_column: str, task: Task,
+                         medians: dict[str, float] | None = None) -> list[str]:
     """The columns shown to people and models when the user names none.
 
     Pairwise tasks show input, output_1 and output_2; otherwise, columns of free text (a
     median of 30+ characters or names like text/input/output/prompt/response) are text and
-    the rest metadata.
+    the rest metadata. `medians`: each column's median length, when `frame` holds only the
+    header (a file read in blocks, `stage_items`).
     """
     if task.text_columns:
         return list(task.text_columns)
@@ -357,9 +383,28 @@ def default_text_columns(frame: pd.DataFrame, id_column: str, task: Task) -> lis
             continue
         s = frame[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
-            if col.lower() in named or s.astype("string").str.len().median() >= 30:
+            if col.lower() in named or (medians[col] if medians is not None
+                                        else s.astype("string").str.len().median()) >= 30:
                 chosen.append(col)
     return chosen
+
+
+def _item_arrays(frame: pd.DataFrame, id_column: str, text_columns: list[str]) -> tuple[list, list, list]:
+    """Each row's fields and meta as JSON text and its content hash: Arrow string chunks.
+
+    In slices, each turned into Arrow strings at once: the cells as Python objects (several times
+    the file's size) never exist for the whole file at once (an 80 MB upload held ~400 MB here)."""
+    meta_columns = [c for c in frame.columns if c != id_column and c not in text_columns]
+    fields_json, meta_json, hashes = [], [], []
+    for start in range(0, len(frame), _ITEM_SLICE):
+        records = frame.iloc[start:start + _ITEM_SLICE].to_dict("records")
+        fields = [{c: ("" if pd.isna(r[c]) else str(r[c])) for c in text_columns} for r in records]
+        fields_json.append(pa.array([json.dumps(f, ensure_ascii=False) for f in fields], pa.string()))
+        hashes.append(pa.array([content_hash(f) for f in fields], pa.string()))
+        meta_json.append(pa.array([json.dumps({c: _json_value(r[c]) for c in meta_columns}, ensure_ascii=False)
+                                   for r in records], pa.string()))
+        del records, fields
+    return fields_json, meta_json, hashes
 
 
 def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id",
@@ -397,18 +442,7 @@ def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id"
             problems.append(f"column {col}: every row is empty")
     if problems:
         raise ImportFileError(f"{name}: " + "; ".join(problems))
-    meta_columns = [c for c in frame.columns if c != id_column and c not in text_columns]
-    # In slices, each turned into Arrow strings at once: the cells as Python objects (several times
-    # the file's size) never exist for the whole file at once (an 80 MB upload held ~400 MB here).
-    fields_json, meta_json, hashes = [], [], []
-    for start in range(0, len(frame), _ITEM_SLICE):
-        records = frame.iloc[start:start + _ITEM_SLICE].to_dict("records")
-        fields = [{c: ("" if pd.isna(r[c]) else str(r[c])) for c in text_columns} for r in records]
-        fields_json.append(pa.array([json.dumps(f, ensure_ascii=False) for f in fields], pa.string()))
-        hashes.append(pa.array([content_hash(f) for f in fields], pa.string()))
-        meta_json.append(pa.array([json.dumps({c: _json_value(r[c]) for c in meta_columns}, ensure_ascii=False)
-                                   for r in records], pa.string()))
-        del records, fields
+    fields_json, meta_json, hashes = _item_arrays(frame, id_column, text_columns)
 
     def column(chunks: list) -> pd.arrays.ArrowStringArray:
         return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.string()))
@@ -420,6 +454,156 @@ def validate_items(parsed: ParsedFile, task: Task, *, id_column: str = "item_id"
         "content_hash": column(hashes),
     })
     return out, text_columns
+
+
+class StagedItems:
+    """An items file checked and turned into the rows to store, on disk: a Parquet file of item_id,
+    fields, meta, content_hash and row_no beside no copy in memory (`stage_items`). Delete it with
+    `discard()` (or use it as a context manager) once imported."""
+
+    def __init__(self, path: Path, parsed: ParsedFile, n_rows: int, text_columns: list[str]):
+        self.path, self.parsed, self.n_rows, self.text_columns = path, parsed, n_rows, text_columns
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedItems:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+
+_STAGED = pa.schema([("item_id", pa.string()), ("fields", pa.string()), ("meta", pa.string()),
+                     ("content_hash", pa.string()), ("row_no", pa.int64())])
+
+
+class _Refused(Exception):
+    """A problem found while reading in blocks: the whole-file path names it (`stage_items`)."""
+
+
+def stage_items(path: str | Path, task: Task, *, data: bytes | memoryview | None = None,
+                file_name: str | None = None, id_column: str = "item_id",
+                text_columns: list[str] | None = None) -> StagedItems:
+    """`read_table` and `validate_items` of an items file, in blocks, into a Parquet file on disk.
+
+    A CSV file is read block by block (Arrow's streaming reader over the buffer, no copy of it) and
+    each block's rows go to the staged file as soon as they are checked, so memory holds the upload
+    and one block, never the parsed file and its rows besides (an 80 MB upload took the server
+    ~580 MiB above its size this way). Checks that span the file (duplicate ids, a text column empty
+    in every row) run at the end, before anything is stored: the import stays all-or-nothing. A file
+    with any problem, and JSONL or Parquet files, take the whole-file path (`read_table`,
+    `validate_items`), so that every message is the one it always gave.
+    """
+    name, fmt, buf, sha = _open_file(path, data, file_name)
+    parsed = ParsedFile(pd.DataFrame(), name, sha)
+    fd, tmp = tempfile.mkstemp(prefix="labelgate-items-", suffix=".parquet")
+    os.close(fd)
+    staged = StagedItems(Path(tmp), parsed, 0, [])
+    try:
+        if fmt != "csv":
+            raise _Refused
+        staged.n_rows, staged.text_columns = _stage_csv(buf, name, task, id_column, text_columns, staged.path)
+        return staged
+    except _Refused:
+        pass
+    except BaseException:
+        staged.discard()
+        raise
+    try:   # the whole file at once: raises the message naming the problem, else stages what it read
+        whole = read_table(path, data=buf, file_name=name)
+        items, cols = validate_items(whole, task, id_column=id_column, text_columns=text_columns)
+        del whole
+        table = pa.Table.from_pandas(items.assign(row_no=np.arange(1, len(items) + 1, dtype=np.int64)),
+                                     preserve_index=False).cast(_STAGED)
+        pq.write_table(table, staged.path)
+        staged.n_rows, staged.text_columns = len(items), cols
+        return staged
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def _stage_csv(buf: memoryview, name: str, task: Task, id_column: str, text_columns: list[str] | None,
+               out: Path) -> tuple[int, list[str]]:
+    """The CSV path of `stage_items`: (rows staged, text columns); raises _Refused on any problem."""
+    if buf[:3] == _BOM:
+        buf = buf[3:]
+    _check_text(buf, name)
+    header = next(csv.reader(_text_lines(buf[:_CHUNK])), [])
+    columns = [h.strip() for h in header]
+    _check_unique_columns(columns, name)
+    if _odd_quotes(buf):
+        _diagnose_csv(buf, name, header)  # raises when a quote is never closed (as _read_csv does)
+
+    def blocks():
+        ragged = []
+
+        def on_invalid_row(row) -> str:
+            ragged.append(row)
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(pa.BufferReader(pa.py_buffer(buf)),
+                                    **_csv_options(header, on_invalid_row, blocks=True))
+            for batch in reader:
+                if ragged:
+                    raise _Refused
+                frame = _csv_frame(batch)
+                frame.columns = columns
+                yield frame
+        except pa.ArrowInvalid:
+            raise _Refused from None
+        if ragged:
+            raise _Refused
+
+    # what validate_items decides from the header alone
+    head = pd.DataFrame({c: pd.Series([], dtype="string") for c in columns})
+    if id_column not in columns or (text_columns and task.text_columns
+                                    and list(text_columns) != list(task.text_columns)):
+        raise _Refused
+    if not text_columns and not task.text_columns and task.kind != "pairwise":
+        lengths: dict[str, list] = {c: [] for c in columns}   # the median length of each column: a first pass
+        for frame in blocks():
+            for c in columns:
+                lengths[c].append(frame[c].str.len().to_numpy())
+        medians = {c: (float(np.median(np.concatenate(v))) if v and sum(map(len, v)) else np.nan)
+                   for c, v in lengths.items()}
+        del lengths
+        text_columns = default_text_columns(head, id_column, task, medians)
+    else:
+        text_columns = list(text_columns) if text_columns else default_text_columns(head, id_column, task)
+    if not text_columns or any(c not in columns for c in text_columns) or (
+            task.kind == "pairwise" and not {"output_1", "output_2"} <= set(text_columns)):
+        raise _Refused
+    ids, filled, n = [], dict.fromkeys(text_columns, False), 0
+    with pq.ParquetWriter(out, _STAGED, use_dictionary=["content_hash"]) as writer:
+        for frame in blocks():
+            try:
+                _check_cell_sizes(frame, name)
+            except ImportFileError:
+                raise _Refused from None
+            block_ids = _as_text(frame[id_column])
+            if block_ids.isna().any():
+                raise _Refused
+            for c in text_columns:
+                filled[c] = filled[c] or bool(_as_text(frame[c]).notna().any())
+            fields_json, meta_json, hashes = _item_arrays(frame, id_column, text_columns)
+            id_array = pa.array(block_ids.astype(object), pa.string())
+            ids.append(id_array)
+            writer.write_table(pa.table({
+                "item_id": id_array, "fields": pa.chunked_array(fields_json, pa.string()),
+                "meta": pa.chunked_array(meta_json, pa.string()),
+                "content_hash": pa.chunked_array(hashes, pa.string()),
+                "row_no": pa.array(np.arange(n + 1, n + len(frame) + 1, dtype=np.int64))}, schema=_STAGED))
+            n += len(frame)
+            del frame, fields_json, meta_json, hashes
+    if n == 0 or not all(filled.values()):
+        raise _Refused
+    all_ids = pa.chunked_array(ids, pa.string())
+    if len(pc.unique(all_ids)) != len(all_ids):
+        raise _Refused
+    return n, text_columns
 
 
 def _melt_wide(frame: pd.DataFrame, task: Task, name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:

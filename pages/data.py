@@ -7,7 +7,6 @@ task), so a value typed for one task never carries over to another.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -15,11 +14,11 @@ import streamlit as st
 from labelgate import export as exporter
 from labelgate import gate
 from labelgate.auth import can_edit_expertise, can_force_export
-from labelgate.importer import ImportFileError, read_columns, read_table, validate_items, validate_labels
+from labelgate.importer import ImportFileError, read_columns, read_table, stage_items, validate_labels
 from labelgate.labeling import DEFAULT_CALIBRATION_SIZE, OVERLAP_MIN_ITEMS, draw_calibration_set
 from labelgate.monitor import anchor_set, draw_anchor_set
 from labelgate.store import items as item_store
-from labelgate.store.imports import import_items, import_labels
+from labelgate.store.imports import import_labels, import_staged_items
 from labelgate.store.labels import coverage
 from labelgate.store.tasks import create_task, get_task, list_tasks, revise_task, set_task_routing
 from labelgate.store.users import list_users, set_user_tags, user_tags
@@ -141,20 +140,20 @@ def on_import() -> None:
         return
     file_name = upload.name
     try:
-        # the whole file is read here, once; getvalue() hands over Streamlit's bytes without a copy
-        parsed = read_table(file_name, data=upload.getvalue())
         task = get_task(db, task_name)
         if what == "items":
             chosen = S.get("data_text_columns") or None
-            items, text_columns = validate_items(parsed, task, id_column=S.get("data_id_column") or "item_id",
-                                                 text_columns=chosen)
-            # valid: from here on only the items are needed, so the upload and the parsed file are let go
-            # of before the database takes its copy (an 80 MB file otherwise stays in memory three times)
-            del upload
-            release_upload("data_upload")
-            parsed = replace(parsed, frame=parsed.frame.iloc[:0])
-            result = import_items(db, task, parsed, items, text_columns, created_by=user.name)
+            # read in blocks and checked into a file on disk (getvalue() hands over Streamlit's bytes without
+            # a copy); valid: the upload is let go of before the database reads the staged rows
+            staged = stage_items(file_name, task, data=upload.getvalue(),
+                                 id_column=S.get("data_id_column") or "item_id", text_columns=chosen)
+            with staged:
+                del upload
+                release_upload("data_upload")
+                parsed = staged.parsed
+                result = import_staged_items(db, task, staged, created_by=user.name)
         else:
+            parsed = read_table(file_name, data=upload.getvalue())
             known = set(item_store.get_items(db, task.task_id)["item_id"])
             source = S["data_source"]
             policy = INVALID_CHOICES.get(S.get("data_invalid"), "store") if source == "llm" else "store"

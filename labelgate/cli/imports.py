@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from labelgate.cli.common import CommandError
-from labelgate.importer import INVALID_POLICIES, read_table, validate_items, validate_labels
+from labelgate.importer import INVALID_POLICIES, read_table, stage_items, validate_labels
 from labelgate.store import items as item_store
-from labelgate.store.imports import import_items, import_labels
+from labelgate.store.imports import import_labels, import_staged_items
 from labelgate.store.tasks import get_task
 
 
@@ -39,10 +39,10 @@ def _report(result, what: str, file_name: str) -> None:
 
 def _items(args) -> int:
     task = get_task(args.db, args.task)
-    parsed = read_table(args.file)
     text_columns = [c.strip() for c in (args.text_columns or "").split(",") if c.strip()] or None
-    items, text_columns = validate_items(parsed, task, id_column=args.id_column, text_columns=text_columns)
-    _report(import_items(args.db, task, parsed, items, text_columns, created_by="cli"), "items", parsed.file_name)
+    # read in blocks and checked, staged on disk, then stored in one transaction (all or nothing)
+    with stage_items(args.file, task, id_column=args.id_column, text_columns=text_columns) as staged:
+        _report(import_staged_items(args.db, task, staged, created_by="cli"), "items", staged.parsed.file_name)
     return 0
 
 

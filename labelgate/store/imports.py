@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from labelgate.importer import ImportFileError, ParsedFile, _rows
+from labelgate.importer import ImportFileError, ParsedFile, StagedItems, _rows
 from labelgate.labelers import LabelerConfig
 from labelgate.store.db import Database, fetch_one
 from labelgate.store.tasks import append_revision
@@ -80,34 +81,55 @@ def import_items(
     incoming = items.assign(row_no=range(1, len(items) + 1))
     # as Arrow, which DuckDB scans in place: the text columns are Arrow strings already (validate_items)
     arrow = pa.Table.from_pandas(incoming, preserve_index=False)
-    with db.transaction() as con:
+
+    def source(con) -> str:
         con.register("incoming", arrow)
+        return "incoming"
+
+    return _import_items(db, task, parsed, len(items), text_columns, source, created_by)
+
+
+def import_staged_items(db: Database, task: Task, staged: StagedItems, *,
+                        created_by: str | None = None) -> ImportResult:
+    """`import_items` of a file staged on disk (`labelgate.importer.stage_items`): DuckDB reads the rows
+    from it inside the transaction, so no copy of them is held in Python."""
+    path = str(staged.path).replace("'", "''")
+    return _import_items(db, task, staged.parsed, staged.n_rows, staged.text_columns,
+                         lambda con: f"read_parquet('{path}')", created_by)
+
+
+def _import_items(db: Database, task: Task, parsed: ParsedFile, n_rows: int, text_columns: list[str],
+                  source, created_by: str | None) -> ImportResult:
+    with db.transaction() as con:
+        incoming = source(con)   # the relation of (item_id, fields, meta, content_hash, row_no)
         clash = con.execute(
-            "SELECT i.row_no, i.item_id FROM incoming i JOIN items t ON t.task_id = ? AND t.item_id = i.item_id"
+            f"SELECT i.row_no, i.item_id FROM {incoming} i JOIN items t ON t.task_id = ? AND t.item_id = i.item_id"
             " WHERE t.content_hash <> i.content_hash OR t.meta::VARCHAR <> i.meta ORDER BY i.row_no",
             [task.task_id],
         ).df()
         if not clash.empty:
-            mask = incoming["row_no"].isin(clash["row_no"])
+            mask = np.zeros(n_rows, dtype=bool)
+            mask[clash["row_no"].to_numpy(dtype=np.int64) - 1] = True
             raise ImportFileError(
                 f"{parsed.file_name}: column item_id: items {', '.join(clash['item_id'].head(5))} already exist "
                 f"with different content ({_rows(mask)}); items are never overwritten: give changed items new ids"
             )
         # counted, then inserted straight from the file's rows (never a second copy of them in Python)
-        new_rows = " FROM incoming i ANTI JOIN (SELECT item_id FROM items WHERE task_id = ?) t USING (item_id)"
+        new_rows = f" FROM {incoming} i ANTI JOIN (SELECT item_id FROM items WHERE task_id = ?) t USING (item_id)"
         n_new = fetch_one(con, "SELECT count(*)" + new_rows, [task.task_id])[0]
         if n_new == 0:
-            return ImportResult(len(items), 0, None)
-        import_id = _record(con, task, parsed, "items", None, len(items), n_new, created_by)
+            return ImportResult(n_rows, 0, None)
+        import_id = _record(con, task, parsed, "items", None, n_rows, n_new, created_by)
         con.execute(
             "INSERT INTO items (task_id, item_id, fields, meta, content_hash, import_id)"
             " SELECT ?, i.item_id, i.fields, i.meta, i.content_hash, ?" + new_rows,
             [task.task_id, import_id, task.task_id],
         )
-        con.unregister("incoming")
+        if incoming == "incoming":
+            con.unregister("incoming")
         if not task.text_columns:  # the first import decides what people and models are shown
             append_revision(con, task, created_by=created_by, text_columns=text_columns)
-    return ImportResult(len(items), n_new, import_id)
+    return ImportResult(n_rows, n_new, import_id)
 
 
 def _labeler_versions(

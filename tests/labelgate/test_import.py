@@ -184,3 +184,81 @@ def test_a_second_import_cannot_change_which_columns_a_task_shows(task_db, tmp_p
         revisions = con.execute("SELECT revision, text_columns FROM task_revisions t JOIN tasks USING (task_id)"
                                 " WHERE name = 'sent' ORDER BY revision").fetchall()
     assert revisions == [(1, "[]"), (2, '["text"]')]
+
+
+def _staged_or_error(task, path, whole: list, **kw):
+    import labelgate.importer as importer
+
+    real = importer.read_table
+    importer.read_table = lambda *a, **k: whole.append(1) or real(*a, **k)   # the whole-file path, if taken
+    try:
+        with importer.stage_items(path, task, **kw) as staged:
+            rows = pd.read_parquet(staged.path)
+            return rows.drop(columns="row_no").to_dict("records"), list(rows["row_no"]), staged.text_columns
+    except importer.ImportFileError as exc:
+        return str(exc)
+    finally:
+        importer.read_table = real
+
+
+def _whole_or_error(task, path, **kw):
+    from labelgate.importer import ImportFileError, read_table, validate_items
+
+    try:
+        items, cols = validate_items(read_table(path), task, **kw)
+        return items.astype(object).to_dict("records"), list(range(1, len(items) + 1)), cols
+    except ImportFileError as exc:
+        return str(exc)
+
+
+FILLER = "lorem ipsum dolor sit amet " * 20
+
+
+def _big(n: int, *, dupe_at: int | None = None, empty_id_at: int | None = None) -> str:
+    """A CSV of several of stage_items' 4 MB blocks (~600 bytes a row); one flaw far from the first block."""
+    rows = ["item_id,text,domain"]
+    for i in range(n):
+        item = "r5" if i == dupe_at else ("  " if i == empty_id_at else f"r{i}")
+        rows.append(f'{item},"Text {i}, {FILLER}",d{i % 3}')
+    return "\n".join(rows) + "\n"
+
+
+STAGE_CASES = {
+    "good.csv": GOOD_ITEMS,
+    "bom_crlf.csv": "\ufeffitem_id,text\r\na,\"multi\r\nline, quoted\"\r\n b ,x\r\n",
+    "auto_columns.csv": "item_id,story,short,notes\na,A story that is surely long enough to be text.,x,"
+                        "\"Quite a long note, yes, quite long\"\nb,Another story of some length for the median.,y,n\n",
+    "numbers_meta.csv": "item_id,text,score,flag\na,t1,1.5,true\nb,t2,-0,nan\nc,t3,7,\n",
+    "empty_text_column.csv": "item_id,text,other\na,,x\nb, ,y\n",
+    "ragged.csv": "item_id,text\na,x\nb,y,z\n",
+    "header_only.csv": "item_id,text\n",
+    "no_id.csv": "id,text\na,x\n",
+    "big.csv": _big(20_000),
+    "big_dupe.csv": _big(20_000, dupe_at=15_000),
+    "big_empty_id.csv": _big(20_000, empty_id_at=19_999),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_CASES))
+@pytest.mark.parametrize("columns", [None, ["text"]], ids=["default-columns", "text-column"])
+def test_reading_in_blocks_gives_the_rows_or_the_message_of_reading_the_whole_file(task_db, tmp_path, name,
+                                                                                      columns):
+    """stage_items (the Data page and `import items`, in 4 MB blocks) against read_table + validate_items."""
+    from labelgate.store.tasks import get_task
+
+    task = get_task(task_db, "sent")
+    path = write(tmp_path, name, STAGE_CASES[name])
+    kw = {"text_columns": columns} if columns and "text" in STAGE_CASES[name].split("\n")[0] else {}
+    whole = []
+    staged = _staged_or_error(task, path, whole, **kw)
+    assert staged == _whole_or_error(task, path, **kw)
+    if not isinstance(staged, str):
+        assert whole == []   # a valid CSV is read in blocks only
+
+
+def test_a_duplicate_id_blocks_apart_is_refused_naming_both_rows_and_nothing_is_stored(task_db, tmp_path, capsys):
+    path = write(tmp_path, "big_dupe.csv", STAGE_CASES["big_dupe.csv"])
+    before = snapshot(task_db)
+    assert run(task_db, "import", "items", str(path), "--task", "sent", "--text-columns", "text") == 2
+    assert "column item_id: duplicate ids in rows 6 ('r5'), 15001 ('r5')" in capsys.readouterr().err
+    assert snapshot(task_db) == before

@@ -129,8 +129,9 @@ def test_an_upload_is_parsed_once_however_often_the_page_reruns(app_for, demo_db
     import labelgate.importer as importer
 
     calls = []
-    real = importer.read_table
-    monkeypatch.setattr(importer, "read_table", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real_read, real_stage = importer.read_table, importer.stage_items
+    monkeypatch.setattr(importer, "read_table", lambda *a, **k: calls.append("whole") or real_read(*a, **k))
+    monkeypatch.setattr(importer, "stage_items", lambda *a, **k: calls.append("blocks") or real_stage(*a, **k))
     at = app_for("engineer", page=PAGE)
     body = "item_id,input,output_1,output_2,domain\n" + "\n".join(f"u{i},q{i},a,b,math" for i in range(5))
     at.file_uploader(key="data_upload").set_value(("more.csv", body.encode(), "text/csv"))
@@ -140,7 +141,7 @@ def test_an_upload_is_parsed_once_however_often_the_page_reruns(app_for, demo_db
     at.multiselect(key="data_text_columns").set_value(["input", "output_1", "output_2"]).run()
     click(at, "Import")
     assert "more.csv: added 5 items." in texts(at.success)
-    assert len(calls) == 1
+    assert calls == ["blocks"]   # read once, at import, in blocks (a valid CSV never takes the whole-file path)
     assert count_items(demo_db, get_task(demo_db, "mt-bench").task_id) == 205
 
 
