@@ -119,7 +119,7 @@ fmt.text_table(pd.DataFrame({
     "95% CI": [f"[{fmt.number(lo)}, {fmt.number(hi)}]" if n else "–"
                for lo, hi, n in zip(agreement["ci_low"], agreement["ci_high"], agreement["items"], strict=True)]}))
 
-align_lab.render(task, gold, refs, task_name, criterion, release)
+align_lab.render(task, gold, refs, task_name, criterion, release, refresh=task_state.clear)
 
 st.subheader("Items on which labelers of different families disagree")
 if disagreements.empty:

@@ -164,8 +164,9 @@ def gate_evidence(db: Database, task: Task, labeler: str, version: str) -> tuple
             f"{e['estimate']:.3f} [{_num(e['ci_low'])}, {_num(e['ci_high'])}]")
 
     via = f" (variant {p['variant']})" if p["variant"] != labeler else ""
+    shown = {"cohen_kappa": "Cohen's kappa", "krippendorff_alpha": "Krippendorff's alpha"}.get(m, m)
     sentence = (f"promoted from the alignment lab{via} by {p['created_by']} on {p['created_at']:%Y-%m-%d %H:%M}: "
-                f"{m.replace('_', ' ')} on dev {ci(d)} ({p['n_dev_items']} items), on the sealed test split {ci(t)} "
+                f"{shown} on dev {ci(d)} ({p['n_dev_items']} items), on the sealed test split {ci(t)} "
                 f"({p['n_test_items']} items, final evaluation #{p['final_id']}); optimism gap (dev minus test) "
                 f"{'–' if gap is None else f'{gap:+.3f}'}; the test split had been looked at {p['test_looks']} "
                 f"time{'s' if p['test_looks'] != 1 else ''}")

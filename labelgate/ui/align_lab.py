@@ -101,6 +101,38 @@ def on_make_split(task_name: str, criterion: str | None, release: int | None) ->
 
 
 @action("compare")
+def on_run_variants(task_name: str, criterion: str | None, release: int | None, refresh=None) -> None:
+    """Save the variants typed in (YAML or JSON) as labeler versions and run them on dev (cached calls are free)."""
+    from labelgate.align.variants import OverBudget, VariantError, parse_variants, run_variants
+    from labelgate.llm.secrets import MissingApiKeyError
+
+    user = current_user()
+    if user.role not in ("engineer", "lead"):
+        S["cmp_run_message"] = ("error", f"Not run: {user.name} is {user.role}; engineers and leads run variants")
+        return
+    task = _task(task_name, criterion)
+    budget = S.get(f"cmp_run_budget_{task_name}")
+    try:
+        variants = parse_variants(S.get(f"cmp_run_variants_{task_name}") or "", source="the variants")
+        out = run_variants(get_db(), task, variants, budget_usd=None if budget is None else float(budget),
+                           created_by=user.name, gold_release=_gold(task, release).release)
+    except (VariantError, OverBudget, MissingApiKeyError, LookupError, ValueError) as exc:
+        S["cmp_run_message"] = ("error", f"Not run: {exc}")
+        return
+    for fn in (align_view, side_view, dev_run_labelers):
+        fn.clear()
+    if refresh is not None:
+        refresh()
+    S[f"cmp_align_sbs_{task_name}"] = [v["name"] for v in out["variants"]][:6]   # what ran, side by side
+    S[f"cmp_align_base_{task_name}"] = out["variants"][0]["name"]
+    S["cmp_final_reselect"] = True   # the final evaluation preselects the best on dev again
+    done = "; ".join(f"{v['name']}: {v['labeled']} of {v['n_dev_items']} dev items ({v['requests']} requests, "
+                     f"{v['cached_calls']} cached, ${v['cost_usd']:,.4f})" for v in out["variants"])
+    kind = "success" if all(v["status"] == "done" and not v["failed"] for v in out["variants"]) else "warning"
+    S["cmp_run_message"] = (kind, f"Ran {len(out['variants'])} variant(s) on the dev split: {done}.")
+
+
+@action("compare")
 def on_final(task_name: str, criterion: str | None, release: int | None, key: str) -> None:
     """Run the final evaluation of the chosen variant on test (recorded with who, when and the version)."""
     labeler = S.get(key)
@@ -140,8 +172,9 @@ def on_promote(task_name: str, criterion: str | None, release: int | None, key: 
                    f"{with_ci(out['test'].get(out['gate_metric']))} in its evidence.")
 
 
-def render(task, gold, refs, task_name: str, criterion: str | None, release: int | None) -> None:
-    """The lab's section of the Compare page for one task (criterion) and gold snapshot."""
+def render(task, gold, refs, task_name: str, criterion: str | None, release: int | None, *, refresh=None) -> None:
+    """The lab's section of the Compare page for one task (criterion) and gold snapshot; `refresh` clears the
+    page's cache of the task's labelers (new variants are new labelers)."""
     user = current_user()
     versions = tuple(zip(refs["name"], refs["version"], strict=True))
     st.subheader("Alignment lab: labelers on the dev split")
@@ -158,6 +191,20 @@ def render(task, gold, refs, task_name: str, criterion: str | None, release: int
                f"{' and ' + plain(split.stratify) if split.stratify else ''}. Few-shot examples come from train "
                "only; variants are compared on dev; test is sealed.")
     names_list = list(refs["name"])
+    with st.expander("Run variants on the dev split"):
+        st.caption("One variant per entry, as in `labelgate align run --variants FILE`: name, provider, model, "
+                   "base_url, api_key_env, prompt, temperature, samples, reasoning, few_shot (examples from train), "
+                   "seed, max_tokens, both_orders. Each is saved as a labeler version and run on dev only; calls "
+                   "already cached are not paid again.")
+        st.text_area("Variants (YAML or JSON)", key=f"cmp_run_variants_{task_name}", height=180,
+                     placeholder="- name: mini 4-shot\n  provider: openai\n  model: gpt-4o-mini\n  few_shot: 4")
+        r1, r2 = st.columns([1, 2], vertical_alignment="bottom")
+        r1.number_input("Budget (USD, optional)", min_value=0.0, value=None, step=0.5, format="%.2f",
+                        key=f"cmp_run_budget_{task_name}",
+                        help="Refused before any call when the estimated cost of the uncached calls is over it.")
+        r2.button("Run on dev", key="cmp_run_variants", on_click=on_run_variants,
+                  args=(task_name, criterion, release, refresh), icon=":material/play_arrow:")
+        show_message("cmp_run_message")
 
     st.markdown("**Side by side on the dev split**")
     s1, s2 = st.columns([3, 1])
@@ -243,7 +290,9 @@ def render_final(task, gold, task_name, criterion, release, names_list, versions
                f"**{fmt.count(looks)} time{'s' if looks != 1 else ''}**: every look spends some of its honesty.")
     key = f"cmp_final_labeler_{task_name}"
     f1, f2 = st.columns([2, 1], vertical_alignment="bottom")
-    labeler = f1.selectbox("Variant", names_list, index=_best(task, sbs, names_list), key=key,
+    if S.pop("cmp_final_reselect", False) or S.get(key) not in names_list:
+        S[key] = names_list[_best(task, sbs, names_list)]
+    labeler = f1.selectbox("Variant", names_list, key=key,
                            help="Preselected: the best on dev by the gate's metric "
                                 f"({METRIC_NAMES[promoting.gate_metric(task)]}).")
     f2.button("Run the final evaluation on test", key="cmp_final_run", on_click=on_final,

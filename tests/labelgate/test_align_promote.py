@@ -94,7 +94,7 @@ def test_final_labels_test_once_asked_and_the_promoted_labeler_carries_dev_and_t
     note = ev.notes["alignment_lab"]
     kappa_dev, kappa_test = p["dev"]["cohen_kappa"], p["test"]["cohen_kappa"]
     assert note.startswith("promoted from the alignment lab (variant strong) by engineer on ")
-    assert f"cohen kappa on dev {kappa_dev['estimate']:.3f} [" in note and "(60 items)" in note
+    assert f"Cohen's kappa on dev {kappa_dev['estimate']:.3f} [" in note and "(60 items)" in note
     assert f"on the sealed test split {kappa_test['estimate']:.3f} [" in note
     assert f"optimism gap (dev minus test) {kappa_dev['estimate'] - kappa_test['estimate']:+.3f}" in note
     assert "the test split had been looked at 2 times" in note
