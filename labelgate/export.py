@@ -37,7 +37,9 @@ per option; ordinal and continuous ``human_mean`` and ``human_sd`` (sample stand
 with fewer than two raters); both ``human_n_raters`` (0 on an item no expert answered).
 
 A ``rationale`` column is added when any exported label has one: on a human row its experts'
-("rater: why", joined with " | "), on an LLM row the labeler's.
+("rater: why", joined with " | "), after the adjudicator's reason when people settled the item
+("adjudicated by lead: why"); on a human_review row the reviewer's ("rater: why"); on an LLM row the
+labeler's.
 """
 
 from __future__ import annotations
@@ -352,7 +354,7 @@ def prepare(db: Database, task: Task, labeler: str, *, human_share: float | None
                                    "value_num": "float64", "confidence": "float64", "labeler": "string",
                                    "labeler_version": "string", "correction_version": "string", "batch": "string",
                                    "gold_version": "string", "gold_release": "Int64"})
-    why = _rationales(db, task, labeler, version, table)
+    why = _rationales(db, task, labeler, version, table, gold, review)
     if why.notna().any():   # a rationale column only when some label has one
         table["rationale"] = why.astype("string")
     if soft_labels:
@@ -360,10 +362,13 @@ def prepare(db: Database, task: Task, labeler: str, *, human_share: float | None
     return table, report
 
 
-def _rationales(db: Database, task: Task, labeler: str, version: str, table: pd.DataFrame) -> pd.Series:
-    """Each row's rationale: on a human row the item's experts' ("rater: why", joined with " | "), on an LLM
-    row the labeler's (the first of its judgments of the item that has one); None when there is none."""
-    from labelgate.store.gold import expert_labels, llm_judgments
+def _rationales(db: Database, task: Task, labeler: str, version: str, table: pd.DataFrame, gold,
+                review: pd.DataFrame) -> pd.Series:
+    """Each row's rationale: on a human row the item's experts' ("rater: why", joined with " | "), after the
+    reason of the adjudication that set its gold ("adjudicated by who: why"); on a human_review row the
+    reviewer's ("rater: why"); on an LLM row the labeler's (the first of its judgments of the item that has
+    one); None when there is none."""
+    from labelgate.store.gold import expert_labels, latest_adjudications, llm_judgments
 
     experts = expert_labels(db, task.task_id, criterion=task.criterion_name)
     experts = experts[experts["rationale"].notna() & (experts["rationale"].astype(str).str.strip() != "")]
@@ -373,11 +378,24 @@ def _rationales(db: Database, task: Task, labeler: str, version: str, table: pd.
     llm = llm_judgments(db, task.task_id, labelers=[(labeler, version)], criterion=task.criterion_name)
     llm = llm[llm["rationale"].notna() & (llm["rationale"].astype(str).str.strip() != "")]
     llm = llm.drop_duplicates("item_id").set_index("item_id")["rationale"]
+    # an adjudicated gold: the reason of the latest adjudication that gave the item this value
+    adjudicated = set(gold.labels.loc[gold.labels["source"] == "adjudicated", "item_id"])
+    adj = latest_adjudications(db, task.task_id, criterion=task.criterion_name)
+    adj = adj[adj["item_id"].isin(adjudicated) & adj["reason"].notna()
+              & (adj["reason"].astype(str).str.strip() != "")]
+    settled = pd.Series({r.item_id: f"adjudicated by {r.decided_by}: {str(r.reason).strip()}"
+                         for r in adj.itertuples()}, dtype=object)
+    human = pd.concat([settled, human]).groupby(level=0, sort=False).agg(" | ".join) if len(settled) else human
+    reviewed = review[review["review_rationale"].notna()
+                      & (review["review_rationale"].astype(str).str.strip() != "")] if len(review) else review
+    by_reviewer = pd.Series({r.item_id: f"{r.review_rater}: {str(r.review_rationale).strip()}"
+                             for r in reviewed.itertuples()}, dtype=object)
     ids = table["item_id"].astype(str)
     out = pd.Series([None] * len(table), index=table.index, dtype=object)
-    is_h, is_l = table["source"] == "human", table["source"] == "llm"
+    is_h, is_l, is_r = table["source"] == "human", table["source"] == "llm", table["source"] == "human_review"
     out[is_h] = ids[is_h].map(human).astype(object)
     out[is_l] = ids[is_l].map(llm).astype(object)
+    out[is_r] = ids[is_r].map(by_reviewer).astype(object)
     return out.where(out.notna(), None)
 
 
@@ -401,13 +419,15 @@ def soft_label_columns(db: Database, task: Task, item_ids: pd.Series) -> pd.Data
 
 
 def _reviewed(db: Database, task: Task, labeler: str) -> pd.DataFrame:
-    """item_id, value, value_num: the first reviewer's label on each item reviewed in a draw of this labeler."""
+    """item_id, value, value_num, review_rater, review_rationale: the first reviewer's label on each item
+    reviewed in a draw of this labeler."""
     from labelgate.store import review_sets
 
     drawn = review_sets.drawn_items(db, task.task_id)
     answers = review_sets.review_answers(db, task.task_id, criterion=task.criterion_name).drop_duplicates("item_id")
     mine = set(drawn.loc[drawn["labeler"] == labeler, "item_id"])
-    return answers.loc[answers["item_id"].isin(mine), ["item_id", "value", "value_num"]]
+    return answers.loc[answers["item_id"].isin(mine), ["item_id", "value", "value_num", "rater", "rationale"]] \
+        .rename(columns={"rater": "review_rater", "rationale": "review_rationale"})
 
 
 def serialize(table: pd.DataFrame, fmt: str) -> bytes:

@@ -57,10 +57,11 @@ def drawn_items(db: Database, task_id: int, draw_id: int | None = None) -> pd.Da
 
 def review_answers(db: Database, task_id: int, *, criterion: str = DEFAULT_CRITERION) -> pd.DataFrame:
     """First-round expert labels (app) of one criterion on review-only items: item_id, rater, value,
-    value_num, created_at; the earliest answer of each item first."""
+    value_num, created_at, rationale; the earliest answer of each item first."""
     with db.connect() as con:
         return con.execute(
-            "SELECT item_id, rater, value, value_num, created_at FROM human_labels WHERE task_id = ? AND criterion = ?"
+            "SELECT item_id, rater, value, value_num, created_at, rationale FROM human_labels"
+            " WHERE task_id = ? AND criterion = ?"
             " AND round = 1 AND status = 'label' AND source = 'app' AND item_id IN ("
             + REVIEW_ONLY_ITEMS.format(task="?") + ") ORDER BY item_id, created_at, rater",
             [task_id, criterion, task_id, task_id]).df()

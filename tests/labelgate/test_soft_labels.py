@@ -149,3 +149,35 @@ def test_export_has_a_rationale_column_when_labels_have_one(db, tmp_path):
     bare, _ = export.prepare(db, get_task(db, "tox2"), "J", force=True, user=User("lead", "lead"),
                              force_reason="test", human_weight=True)
     assert "rationale" not in bare.columns
+
+
+def test_an_adjudicated_human_row_carries_the_adjudicators_reason_before_the_experts_rationales(db, tmp_path):
+    from labelgate import export, review
+    from labelgate.store.users import User
+
+    create_task(db, "tox", criteria=parse_criteria([{"name": "toxic", "kind": "categorical", "labels": ["yes", "no"],
+                                                     "rationale": "optional"}]))
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(20)], "text": [f"t{i}" for i in range(20)]})
+    (tmp_path / "items.csv").write_text(items.to_csv(index=False))
+    assert run(db, "import", "items", str(tmp_path / "items.csv"), "--task", "tox") == 0
+    # ann and bo split on i3 (with a rationale each) and on i4 (without); they agree elsewhere
+    human = pd.DataFrame([{"item_id": f"i{i}", "rater": r, "value": ("yes" if r == "ann" else "no") if i in (3, 4)
+                           else "yes", "rationale": f"{r} on {i}" if i == 3 else None}
+                          for i in range(10) for r in ("ann", "bo")])
+    human.to_csv(tmp_path / "h.csv", index=False)
+    assert run(db, "import", "labels", str(tmp_path / "h.csv"), "--task", "tox", "--source", "human") == 0
+    llm = pd.DataFrame({"item_id": items["item_id"], "rater": "J", "value": "yes"})
+    llm.to_csv(tmp_path / "l.csv", index=False)
+    assert run(db, "import", "labels", str(tmp_path / "l.csv"), "--task", "tox", "--source", "llm") == 0
+    task = get_task(db, "tox")
+    review.adjudicate(db, task, "i3", "no", decided_by="lead", reason="quoted, not used")
+    review.adjudicate(db, task, "i4", "yes", decided_by="lead", reason="first try")
+    review.adjudicate(db, task, "i4", "no", decided_by="boss", reason="  a slur aimed at the reader  ")
+    table, _ = export.prepare(db, task, "J", force=True, user=User("lead", "lead"), force_reason="test",
+                              human_weight=True)
+    rows = table.set_index("item_id")
+    assert rows.loc["i3", ["source", "value"]].tolist() == ["human", "no"]
+    assert rows.loc["i3", "rationale"] == "adjudicated by lead: quoted, not used | ann: ann on 3 | bo: bo on 3"
+    assert rows.loc["i4", "rationale"] == "adjudicated by boss: a slur aimed at the reader"   # the latest decides
+    assert pd.isna(rows.loc["i1", "rationale"])
+    assert table.loc[table["source"] == "llm", "rationale"].isna().all()

@@ -194,10 +194,14 @@ def test_export_puts_the_reviewers_label_in_place_of_the_labelers_as_human_revie
     reviewed = list(d.items["item_id"][:30])            # 10 drawn items are not reviewed yet
     for i in reviewed:
         append_human_label(db, task_id=task.task_id, item_id=i, rater="ann", status="label", value=truth[i],
-                           slots=SlotPolicy(2, 0.0, 0, 30))
+                           slots=SlotPolicy(2, 0.0, 0, 30),
+                           rationale=f"the text says {truth[i]}" if i == reviewed[0] else None)
     table, rep = ex.prepare(db, task, "Cat", human_weight=True, force=True, user=User("boss", "lead"),
                             force_reason="test of review rows")
     rows = table.set_index("item_id")
+    # the reviewer's rationale travels with the reviewer's label
+    assert rows.loc[reviewed[0], "rationale"] == f"ann: the text says {truth[reviewed[0]]}"
+    assert pd.isna(rows.loc[reviewed[1], "rationale"])
     assert rep.n_review == 30 and (table["source"] == "human_review").sum() == 30
     assert all(rows.loc[i, "source"] == "human_review" and rows.loc[i, "value"] == truth[i] for i in reviewed)
     unreviewed = d.items["item_id"][30:]
