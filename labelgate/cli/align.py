@@ -1,5 +1,6 @@
 """labelgate align split --task T [--train 0.2 --dev 0.4] [--stratify COL] [--seed S] [--json]
 labelgate align run --task T --variants FILE [--budget-usd X] [--json]
+labelgate align run --task T --variants FILE --search [--budget-usd X | --budget-calls N] [--first-chunk N] [--json]
 labelgate align compare --task T --labelers A,B[,C...] [--baseline A] [--json]
 labelgate align final --task T --labeler L --user NAME [--password-stdin] [--json]"""
 
@@ -28,6 +29,15 @@ def register(subparsers) -> None:
     r.add_argument("--variants", required=True, metavar="FILE", help="YAML or JSON list of variants")
     r.add_argument("--budget-usd", type=float, default=None, metavar="X",
                    help="refuse before any call when the estimated cost of the uncached calls exceeds X")
+    r.add_argument("--search", action="store_true",
+                   help="run the variants in order within the budget, stop a variant dominated after its first chunk "
+                        "of dev (paired 95%% CI of the gate metric's difference against the best below 0), and "
+                        "propose the best by the gate metric")
+    r.add_argument("--budget-calls", type=int, default=None, metavar="N",
+                   help="with --search: stop before a chunk that would send more than N uncached calls in all")
+    r.add_argument("--first-chunk", type=int, default=None, metavar="N",
+                   help="with --search: dev items every variant labels before the dominance check (default: a "
+                        "third of dev, at least 10)")
     r.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     add_gold_release(r)
@@ -76,6 +86,10 @@ def _run(args) -> int:
 
     task = get_task(args.db, args.task)
     variants = read_variants(args.variants)
+    if args.search:
+        return _search(args, task, variants)
+    if args.budget_calls is not None or args.first_chunk is not None:
+        raise CommandError("--budget-calls and --first-chunk go with --search")
     try:
         out = run_variants(args.db, task, variants, budget_usd=args.budget_usd, gold_release=args.gold_release,
                            options=RunOptions(concurrency=args.concurrency, timeout=args.timeout))
@@ -92,6 +106,36 @@ def _run(args) -> int:
                   f"dev items labeled, {v['failed']} failed, {v['requests']} requests, ${v['cost_usd']:,.4f}")
     failed = [v for v in out["variants"] if v["status"] != "done" or v["failed"]]
     return 1 if failed else 0
+
+
+def _search(args, task, variants) -> int:
+    from labelgate.align.search import search
+    from labelgate.llm.runner import RunOptions
+    from labelgate.llm.secrets import MissingApiKeyError
+
+    try:
+        out = search(args.db, task, variants, budget_usd=args.budget_usd, budget_calls=args.budget_calls,
+                     first_chunk=args.first_chunk, gold_release=args.gold_release,
+                     options=RunOptions(concurrency=args.concurrency, timeout=args.timeout))
+    except MissingApiKeyError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+        return 0 if out["proposed"] else 1
+    m = out["gate_metric"]
+    print(f"search over {len(out['variants'])} variant(s) of {task.name} on the dev split ({out['n_dev_items']} items, "
+          f"first chunk {out['first_chunk']}); rule: {out['rule']}")
+    for v in out["variants"]:
+        score = v.get(m)
+        est = "" if not score else f", {m} {score['estimate']:.3f} [{score['ci_low']:.3f}, {score['ci_high']:.3f}]"
+        vs = v.get("versus_best")
+        diff = "" if not vs or "estimate" not in vs else (
+            f", vs {vs['best']} on {vs['n_items']} items {vs['estimate']:+.3f} "
+            f"[{vs['ci_low']:+.3f}, {vs['ci_high']:+.3f}]")
+        print(f"  {v['name']}: {v['status']}{est}{diff}")
+    print(f"spent {out['calls']} calls, ${out['spent_usd']:,.4f}" + (f"; {out['stopped']}" if out["stopped"] else ""))
+    print(f"proposed: {out['proposed']}" if out["proposed"] else "no variant completed the dev split: nothing proposed")
+    return 0 if out["proposed"] else 1
 
 
 def _fmt(v) -> str:
