@@ -3,8 +3,10 @@ beside each label, searchable (point 8)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import cohen_kappa_score
 
 from labelgate.analysis import human_split
 from labelgate.store.gold import expert_labels
@@ -121,3 +123,39 @@ def test_the_criterion_picker_reviews_and_adjudicates_the_criterion_picked(app_f
     adj = latest_adjudications(demo_db, task.task_id, criterion="empathy").set_index("item_id")
     assert adj.loc[item, "value"] == "3"
     assert latest_adjudications(demo_db, task.task_id, criterion="relevance").empty
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")  # a domain of one value
+def test_per_domain_agreement_follows_the_criterion_picked(app_for, demo_db):
+    """hanna-stories routed by the story's system: two app experts who agree on every relevance answer
+    and differ on coherence; the per-domain table shows each criterion's own agreement."""
+    from labelgate.store.items import item_meta_frame
+    from labelgate.store.labels import AnswerRow, append_human_answer
+    from labelgate.store.tasks import set_task_routing
+
+    task = set_task_routing(demo_db, "hanna-stories", domain_column="system", created_by="lead")
+    meta = item_meta_frame(demo_db, task.task_id).set_index("item_id")["system"]
+    rng = np.random.default_rng(2)
+    ids = list(meta.index[:40])
+    a_rel, a_coh = rng.integers(1, 6, 40), rng.integers(1, 6, 40)
+    b_coh = np.clip(a_coh + rng.integers(-2, 3, 40), 1, 5)
+    for k, item in enumerate(ids):
+        for rater, coh in (("expert", a_coh[k]), ("expert2", b_coh[k])):
+            append_human_answer(demo_db, task_id=task.task_id, item_id=item, rater=rater, rows=[
+                AnswerRow(c, "label", str(v), float(v)) for c, v in (("relevance", a_rel[k]), ("coherence", coh))])
+    at = app_for("engineer", page="pages/review.py")
+    for name, b in (("relevance", a_rel), ("coherence", b_coh)):
+        at.selectbox(key="rev_criterion_hanna-stories").set_value(name).run()
+        assert not at.exception, at.exception
+        kappa = table(at, "domain", "expert a", "expert b", "estimate").set_index("domain")
+        first = a_rel if name == "relevance" else a_coh
+        for dom, row in kappa.iterrows():
+            mine = np.array([meta[i].strip().lower() == dom for i in ids])
+            assert row["items"] == mine.sum()
+            ref = cohen_kappa_score(first[mine].astype(str), b[mine].astype(str), weights="quadratic",
+                                    labels=["1", "2", "3", "4", "5"])
+            assert row["estimate"] == pytest.approx(ref, abs=1e-9, nan_ok=True), (name, dom)
+        if name == "relevance":
+            assert kappa["estimate"].dropna().eq(1.0).all()   # the experts agree on every relevance answer
+        else:
+            assert (kappa["estimate"].dropna() < 1.0).any()
