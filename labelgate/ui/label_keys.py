@@ -2,8 +2,9 @@
 
 Streamlit's own button shortcuts already ignore a plain key pressed in a text field, so a key
 typed into the comment box is text, never an answer. This component adds what is missing: Escape
-leaves a text field (so the next key answers again), "?" asks for the list of keys, each new
-item starts at the top of the page, and the answer column stays in view beside a long item.
+leaves a text field (so the next key answers again), "?" asks for the list of keys, a task just
+picked gives the keys back to its item (Streamlit leaves the caret in the picker), each new item
+starts at the top of the page, and the answer column stays in view beside a long item.
 For a task with several criteria (labelgate/ui/criteria_view.py) it also puts the caret into the
 field the focused criterion needs (a required "why", a number) and lets Enter leave such a field
 once Streamlit has taken its value, so that the next Enter submits the item.
@@ -33,6 +34,7 @@ import streamlit as st
 # previous call's cleanup: one keydown listener for as long as the component is mounted.
 _JS = """
 let state = null;
+const TASK_PICKER = ".st-key-label_task";
 const LEAVE_ON_ENTER = '[class*="st-key-label_why_"], [class*="st-key-label_num_"]';
 
 function placeCaret(selector, tries) {
@@ -103,6 +105,13 @@ function settle() {
   if (state && state.pending && state.drawn && appIdle()) state.pending = false;
 }
 
+// Streamlit leaves the caret in the task picker after a task is picked, where a key would search the
+// picker's options: once the task's item is shown, the keys answer it instead.
+function leavePicker() {
+  const el = document.activeElement;
+  if (el && el.closest && el.closest(TASK_PICKER)) el.blur();
+}
+
 function hint(key) {
   const el = state.hint;
   el.textContent = "Key " + (key === "mod+enter" ? "Ctrl+Enter" : key.toUpperCase()) +
@@ -161,6 +170,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   if (data.item !== state.item) {
     if (state.item !== null) toTop(host);
     state.item = data.item;
+    leavePicker();
   }
   const focus = data.focus || "";
   const toSubmit = !!data.to_submit;

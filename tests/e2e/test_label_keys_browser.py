@@ -4,12 +4,15 @@ scrolled down; and two experts who overlap on the first items, as the Review pag
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
 
 from tests.e2e.conftest import log_in, wait_idle
-from tests.e2e.harness import ARTIFACTS
+from tests.e2e.harness import ARTIFACTS, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +173,33 @@ def test_a_key_pressed_while_the_next_item_loads_never_answers_the_item_left(ser
     assert [(i, rev, status) for i, rev, status, _v, _c in rows] == [
         (first, 1, "label"), (second, 1, "label"), (third, 1, "label")]
     assert fourth not in {first, second, third}
+
+
+def test_after_picking_a_task_its_keys_answer_the_item_shown(tmp_path, demo_template, browser):
+    """Streamlit keeps the caret in the task picker after a pick; the first key must still answer the item."""
+    db_path = tmp_path / "two-tasks.duckdb"
+    shutil.copy(demo_template, db_path)
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,text\nq1,Is this a question?\nq2,Another one\n")
+    cli = [sys.executable, "-m", "labelgate.cli", "--db", str(db_path)]
+    for args in (["task", "create", "yes-no", "--kind", "categorical", "--labels", "yes,no"],
+                 ["import", "items", str(items), "--task", "yes-no"],
+                 ["calibration", "draw", "--task", "yes-no", "--size", "2"]):
+        subprocess.run(cli + args, check=True, capture_output=True, timeout=120)
+    server = Server(db_path)
+    try:
+        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        log_in(pg, server.url, "expert", "expert-demo")
+        pg.get_by_label("Task").click()   # picked with the keyboard, as a keyboard-first expert does
+        pg.keyboard.type("yes-no")
+        pg.keyboard.press("Enter")
+        pg.get_by_text("Is this a question?").or_(pg.get_by_text("Another one")).first.wait_for()
+        wait_idle(pg)
+        first = shown_item(pg)
+        pg.keyboard.press("1")
+        wait_for_item_other_than(pg, first)
+        pg.close()
+    finally:
+        server.stop()
+    rows = rows_of(db_path, "expert")
+    assert [(i, status, value) for i, _rev, status, value, _c in rows] == [(first, "label", "yes")]
