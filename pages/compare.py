@@ -146,8 +146,8 @@ if gold_only and review.GOLD in view.columns:
     view = view[view[review.GOLD].notna()]
 st.caption(f"{len(view)} of {len(disagreements)} items. \"split\": the labeler's presentation orders or samples "
            "disagree with each other.")
-st.dataframe(view.astype(object).where(view.notna(), "split") if not task.is_numeric else view, hide_index=True,
-             key="cmp_disagreements")
+st.dataframe(fmt.display_columns(view.astype(object).where(view.notna(), "split") if not task.is_numeric else view),
+             hide_index=True, key="cmp_disagreements")
 if not view.empty:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     item_id = c1.selectbox("Item", list(view["item_id"]), key="cmp_item")

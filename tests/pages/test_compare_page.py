@@ -28,16 +28,17 @@ def test_agreement_matrix_has_every_labeler_and_the_gold_with_families(app_for):
 
 def test_cross_family_disagreements_filter_and_open_in_review(app_for):
     at = app_for("lead", page=PAGE)
-    d = table(at, "item_id", "families")
+    d = table(at, "item", "families")
     assert len(d) > 5
     for _, row in d.iterrows():  # every row has two labelers of different families giving different labels
         fam = {"ChatGPT": "gpt", "GPT-4": "gpt", "LLaMA2": "llama", "PaLM2": "palm"}
         given = {n: row[n] for n in fam if row[n] in ("1", "2")}  # "split": its two orders disagree
         assert any(given[a] != given[b] and fam[a] != fam[b] for a in given for b in given)
     at.multiselect(key="cmp_pairs").set_value(["llama vs palm"]).run()
-    only = table(at, "item_id", "families")
+    only = table(at, "item", "families")
     assert 0 < len(only) < len(d) and only["families"].str.contains("llama vs palm").all()
-    item = only["item_id"].iloc[-1]
+    item = only["item"].iloc[-1]
+    assert "item_id" not in d.columns
     at.selectbox(key="cmp_item").set_value(item).run()
     at.button(key="cmp_open").click().run()
     assert not at.exception
