@@ -195,13 +195,30 @@ table = frame[["batch", "versions", "n_labels", "entropy", "top_label", "top_sha
 table["breaches"] = frame["breaches"].map("; ".join)
 review = targeted.per_batch(db, task, labeler)
 table = table.merge(review, on="batch", how="left").fillna({c: 0 for c in review.columns if c != "batch"})
-NAMES = {"batch": "batch", "versions": "versions", "n_labels": "labels", "entropy": "label entropy",
-         "top_label": "top label", "top_share": "top label share", "flip_rate": "anchor flip rate",
-         "anchor_gold_agreement": "anchor agreement with gold",
-         "cross_family_disagreement": "cross-family disagreement",
-         "auroc": "AUROC", "ece": "ECE", "distinct_2": "distinct-2", "blocked": "blocked", "breaches": "breaches",
-         "review_drawn": "review items drawn", "review_reviewed": "reviewed", "review_wrong": "labeler wrong on review"}
-st.dataframe(table.iloc[::-1].rename(columns=NAMES), hide_index=True, width="stretch",
-             column_config={NAMES[c]: st.column_config.NumberColumn(format="%.3f") for c in
-                            ("entropy", "top_share", "flip_rate", "anchor_gold_agreement", "cross_family_disagreement",
-                             "auroc", "ece", "distinct_2")})
+table = table.astype({c: int for c in review.columns if c != "batch"})  # counts: 3, not 3.0
+# short headers (the table fits a laptop window without scrolling sideways), each explained on hover
+COLUMNS = {"batch": ("batch", None), "versions": ("versions", "The labeler versions that labeled the batch."),
+           "n_labels": ("labels", "Labels in the batch."),
+           "entropy": ("entropy", "Entropy of the label distribution, in bits."),
+           "top_label": ("top label", "The most frequent label."),
+           "top_share": ("top share", "Share of the labels that are the top label."),
+           "flip_rate": ("flips", "Anchor flip rate: share of the anchor items whose label changed since the "
+                                  "first anchor run."),
+           "anchor_gold_agreement": ("anchor vs gold", "Agreement with the gold on the anchor items."),
+           "cross_family_disagreement": ("cross-family", "Cross-family disagreement: share of the items where "
+                                                         "labelers of other families give another label."),
+           "auroc": ("AUROC", "How well the labeler's confidence separates its right and wrong labels on gold."),
+           "ece": ("ECE", "Expected calibration error of its confidence on gold items."),
+           "distinct_2": ("distinct-2", "Diversity of the outputs: share of distinct word pairs."),
+           "blocked": ("blocked", "A threshold is breached: the batch is blocked."),
+           "breaches": ("breaches", "The thresholds the batch breaches."),
+           "review_drawn": ("drawn", "Items drawn for targeted review."),
+           "review_reviewed": ("reviewed", "Drawn items a person reviewed."),
+           "review_wrong": ("labeler wrong", "Reviewed items where the labeler was wrong.")}
+RATES = {"entropy": 2, "top_share": 3, "flip_rate": 3, "anchor_gold_agreement": 3, "cross_family_disagreement": 3,
+         "auroc": 3, "ece": 3, "distinct_2": 3}
+for c, digits in RATES.items():  # as text: a batch without anchors or confidence shows "–", not "None"
+    table[c] = table[c].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
+st.dataframe(table.iloc[::-1].rename(columns={c: name for c, (name, _) in COLUMNS.items()}), hide_index=True,
+             width="stretch",
+             column_config={name: st.column_config.Column(help=tip) for name, tip in COLUMNS.values() if tip})

@@ -93,3 +93,18 @@ def test_an_engineer_cannot_loosen_the_thresholds(app_for, demo_db):
     assert at.checkbox(key="monitor_on_mt-bench_max_flip_rate").disabled
     assert any(c.value.startswith("Read-only: only a lead changes the thresholds that block batches; you are "
                                   "signed in as engineer.") for c in at.caption)
+
+
+def test_the_batches_table_reads_as_text_with_short_named_headers(app_for, demo_db):
+    # the demo's mt-bench has no anchor set and ChatGPT gives no confidence: those cells are "–", not "None"
+    at = app_for("engineer", page=PAGE, timeout=60)
+    at.selectbox(key="monitor_labeler").select("ChatGPT").run()
+    assert not at.exception, at.exception
+    table = batches_table(at)
+    assert list(table.columns) == ["versions", "labels", "entropy", "top label", "top share", "flips",
+                                   "anchor vs gold", "cross-family", "AUROC", "ECE", "distinct-2", "blocked",
+                                   "breaches", "drawn", "reviewed", "labeler wrong"]
+    row = table.loc["calibration"]
+    assert row["labels"] == 400 and row["entropy"] == "1.00" and row["cross-family"] == "0.125"
+    assert row["flips"] == row["anchor vs gold"] == row["AUROC"] == row["ECE"] == "–"
+    assert row["drawn"] == 0
