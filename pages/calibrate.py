@@ -155,6 +155,50 @@ def on_save_correction(task_name: str, criterion: str | None, name: str, version
     S[confirm_key(name, method)] = False
 
 
+CORRECTED_NAMES = {"raw": "labeler's score", "raw_labels": "labeler's labels", "corrected": "corrected",
+                   "corrected_label": "corrected label", "correction_id": "correction", "value": "label",
+                   "confidence": "confidence", "corrected_confidence": "corrected confidence"}
+CORRECTED_HELP = {"labeler's score": "The labeler's score of the item (the mean over its judgments).",
+                  "labeler's labels": "Every judgment of the item by the labeler (orders and samples).",
+                  "corrected label": "The corrected score rounded to the scale.",
+                  "correction": "The number of the saved correction applied."}
+
+
+def corrected_view(corrected: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The corrected labels as a person reads them: named columns (item, labeler's score, corrected label, ...),
+    scores with two decimals and probabilities with three (the CSV download keeps every digit)."""
+    names = {c: CORRECTED_NAMES.get(c) or (f"P({c[2:]})" if c.startswith("p_") else None) for c in corrected.columns}
+    shown = fmt.display_columns(corrected.rename(columns={c: n for c, n in names.items() if n}))
+    config = {}
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            config[c] = st.column_config.NumberColumn(
+                format="%.3f" if c.startswith("P(") or "confidence" in c else "%.2f", help=CORRECTED_HELP.get(c))
+        elif c in CORRECTED_HELP:
+            config[c] = st.column_config.Column(help=CORRECTED_HELP[c])
+    return shown, config
+
+
+# correlation and error on the scale: a numeric task's second table, so that neither is wider than a laptop window
+SCALE_METRICS = ("Pearson r", "Pearson r (per group)", "Spearman rho", "Kendall tau", "MAE", "RMSE",
+                 "mean signed error")
+
+
+def metric_tables(wide: pd.DataFrame, keys: list[str]) -> None:
+    """`wide` (one row per `keys`, one column per metric) as static tables that fit the page: the agreement on
+    labels (with the counts) first and, on a numeric task, the correlation and error on the scale below."""
+    scale = [c for c in wide.columns if c in SCALE_METRICS]
+    labels = [c for c in wide.columns if c not in scale]
+    if not scale or len(labels) == len(keys):
+        fmt.text_table(wide)
+        return
+    st.markdown("**Agreement on the labels**")
+    fmt.text_table(wide[labels])
+    st.markdown("**Correlation and error on the scale** (MAE, RMSE and mean signed error in points of the scale; "
+                "signed: labeler minus gold)")
+    fmt.text_table(wide[keys + scale])
+
+
 def confirm_key(name: str, method: str) -> str:
     return f"cal_confirm_worse_{name}_{method}"
 
@@ -177,7 +221,7 @@ def render_criteria_table(task_name: str, whole, release: int | None) -> None:
     st.subheader("Every criterion against its gold")
     st.caption("Each metric as estimate [95% CI] against that criterion's gold; the CI resamples gold items. "
                "Pick a criterion above for its bias, confidence and corrections.")
-    fmt.text_table(wide.reset_index())
+    metric_tables(wide.reset_index(), ["criterion", "labeler"])
 
 
 # --- page ---------------------------------------------------------------------------------------
@@ -226,7 +270,7 @@ invalid = invalid_rates(task_name, criterion)
 wide.insert(2, "invalid outputs", [invalid.get(n, "–") for n in wide.index])
 st.subheader("Agreement with the gold")
 st.caption("Each metric as estimate [95% CI]; the CI resamples gold items.")
-fmt.text_table(wide.reset_index())
+metric_tables(wide.reset_index(), ["labeler"])
 st.caption("Invalid outputs: answers that were not a label of the task (out of scale, unparsable), kept "
            "apart and left out of these metrics.")
 missing = [n for n, d in datas.items() if d.pairs.empty]
@@ -275,8 +319,16 @@ with tab_agree:
         recall = cal.per_class_recall(task, pairs)
         if recall is not None:
             st.markdown("**Per-class recall** (95% Wilson CI)")
-            fmt.text_table(fmt.readable(recall[["label", "n_human", "human_share", "llm_share", "recall",
-                                                "recall_ci_low", "recall_ci_high", "collapsed"]]))
+            shown = fmt.readable(recall[["label", "n_human", "human_share", "llm_share", "recall",
+                                         "recall_ci_low", "recall_ci_high", "collapsed"]])
+            n_items = pairs["item_id"].nunique()
+            judged = len(pairs) != n_items  # both presentation orders, or several samples, of an item
+            fmt.text_table(shown.rename(columns={"gold items": "gold judgments"}) if judged else shown)
+            if judged:
+                st.caption(f"Counts judgments, not items: {fmt.count(len(pairs))} judgments on {fmt.count(n_items)} "
+                           "gold items" + (" (both presentation orders of each; the gold label of an order is the "
+                                           "output the experts preferred as shown in it)."
+                                           if task.kind == "pairwise" else "."))
 
 with tab_bias:
     options = cal.slice_options(items)
@@ -402,7 +454,8 @@ with tab_corr:
                 st.error(plain(f"Could not apply the correction: {exc}"))
             else:
                 corrected.insert(len(corrected.columns), "correction_id", current["correction_id"])
-                st.dataframe(corrected.head(200), hide_index=True, key="cal_corrected")
+                shown, config = corrected_view(corrected.head(200))
+                st.dataframe(shown, hide_index=True, key="cal_corrected", column_config=config)
                 download_button("Download corrected labels (CSV)", csv_out.to_csv(corrected),
                                 file_name=f"{task_name}-{focus}-{batch}-corrected.csv", mime="text/csv",
                                 key="cal_download", on_click="ignore", icon=":material/download:")

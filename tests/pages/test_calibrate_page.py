@@ -17,8 +17,8 @@ PAGE = "pages/calibrate.py"
 
 
 def cell(at, labeler: str, metric: str) -> tuple[float, float, float]:
-    """(estimate, low, high) shown in the metrics table."""
-    text = frame(at, "family", "gold items").loc[labeler, metric]
+    """(estimate, low, high) shown in the metrics tables (agreement on labels; correlation and error on the scale)."""
+    text = frame(at, "labeler", metric).loc[labeler, metric]
     est, lo, hi = (float(x) for x in re.findall(r"-?\d+\.\d+", text))
     return est, lo, hi
 
@@ -99,7 +99,9 @@ def test_demo_switching_labelers_changes_position_bias_and_confusion(app_for):
     flips_gpt4 = metric_value(at, "Verdict flips")
     assert flips_chatgpt != flips_gpt4
     recall = frame(at, "recall", "collapsed")
-    assert list(recall["label"]) == ["1", "2"] and recall["gold items"].map(num).sum() == 400  # both orders judged
+    assert list(recall["label"]) == ["1", "2"] and recall["gold judgments"].map(num).sum() == 400  # both orders judged
+    assert "gold items" not in recall.columns  # 400 is not the page's 200 gold items
+    assert any(c.value.startswith("Counts judgments, not items: 400 judgments on 200 gold items") for c in at.caption)
     assert "recall 95% CI" in recall.columns and not [c for c in recall.columns if "_" in c]  # human names
 
 
@@ -129,9 +131,10 @@ def test_demo_confusion_correction_is_saved_with_versions_and_applied_to_the_bat
     assert (labeler, method, n_fit, by) == ("ChatGPT", "confusion", 200, "engineer")
     assert version == stored_version
     assert gold_version in " ".join(s.value for s in at.success)
-    corrected = frame(at, "correction_id")
+    corrected = frame(at, "item", "correction")
     assert len(corrected) == 200 and set(corrected["corrected"]) <= {"1", "2"}
-    assert (corrected[["p_1", "p_2"]].sum(axis=1).round(3) == 1).all()
+    assert (corrected[["P(1)", "P(2)"]].sum(axis=1).round(3) == 1).all()
+    assert not [c for c in corrected.columns if "_" in c]  # named as a person reads them, not item_id
     assert at.download_button(key="cal_download").label.startswith("Download corrected labels")
 
 
@@ -157,7 +160,9 @@ def biased(app_for, demo_db):
 def test_ordinal_task_shows_numeric_metrics_and_gold_without_disputes(biased):
     at, info = biased
     table = frame(at, "family", "gold items")
-    assert {"quadratic-weighted kappa", "Spearman rho", "Kendall tau", "MAE", "RMSE"} <= set(table.columns)
+    assert {"quadratic-weighted kappa", "Krippendorff's alpha"} <= set(table.columns)
+    scale = frame(at, "Spearman rho", "Kendall tau", "MAE", "RMSE", "mean signed error")  # its own table: both fit
+    assert list(scale.index) == list(table.index) and "family" not in scale.columns
     caption = " ".join(c.value for c in at.caption)
     n_disputed = len(info["disputed"])
     assert f"{240 - n_disputed} gold items" in caption and f"{n_disputed} still in dispute" in caption
@@ -212,8 +217,9 @@ def test_covariate_correction_removes_most_of_the_length_bias_in_cross_validatio
     at.multiselect(key="cal_covariates").set_value(["length"]).run()
     at.button(key="cal_save").click().run()
     assert not at.exception
-    corrected = frame(at, "correction_id")
+    corrected = frame(at, "item", "labeler's score", "corrected", "corrected label", "correction")
     assert len(corrected) == 200  # the preview; the download holds every item
+    assert not [c for c in corrected.columns if "_" in c]
     data = at.download_button(key="cal_download")
     assert data.label.startswith("Download")
     with demo_db.connect() as con:

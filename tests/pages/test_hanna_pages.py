@@ -49,6 +49,10 @@ def test_calibrate_shows_every_criterion_in_one_table_and_one_criterion_in_full(
     at.switch_page("pages/calibrate.py").run()
     assert at.selectbox(key="cal_criterion_hanna-stories").value == "all criteria"
     table = shown_table(at, "criterion", "labeler", "gold items", "Cohen's kappa")
+    # the correlation and error metrics in a second table (one table of 16 columns was cut off on the right)
+    scale = shown_table(at, "criterion", "labeler", "Kendall tau", "MAE", "RMSE", "mean signed error")
+    assert len(table.columns) <= 10 and len(scale.columns) <= 8
+    table = table.merge(scale, on=["criterion", "labeler"])
     assert list(dict.fromkeys(table["criterion"])) == SIX and set(table["labeler"]) == {"ChatGPT", "Beluga-13B"}
     # each cell is what the service computes for that criterion against its own gold
     task = get_task(demo_db, "hanna-stories")
