@@ -3,7 +3,7 @@
     python -m tests.reliability.timed_cli --db FILE ARGS...   (LABELGATE_TURN_STATS=out.json)
 
 The command is the real one in its own process; the only addition is a stopwatch around each
-`Turns.acquire` (the wait in the queue for the database), written with the command's total time to
+`Turns.acquire` (the wait in the queue for the database), written with the command's total time and CPU seconds to
 the JSON file named by LABELGATE_TURN_STATS when it ends. Used by test_concurrency.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,9 @@ def run(argv: list[str]) -> int:
     finally:
         out = os.environ.get("LABELGATE_TURN_STATS")
         if out:
-            Path(out).write_text(json.dumps({"waits": waits, "total": time.monotonic() - t0}))
+            use = resource.getrusage(resource.RUSAGE_SELF)
+            Path(out).write_text(json.dumps({"waits": waits, "total": time.monotonic() - t0,
+                                             "cpu": use.ru_utime + use.ru_stime}))
 
 
 if __name__ == "__main__":
