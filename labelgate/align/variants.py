@@ -36,7 +36,7 @@ from labelgate.align.splits import split_for
 from labelgate.gold import resolve_gold
 from labelgate.labelers import PROVIDERS, LabelerConfig
 from labelgate.llm.preflight import estimate_run_cost
-from labelgate.llm.prompts import PromptTemplateError, default_template, shown_orders
+from labelgate.llm.prompts import REASONING_LINE, PromptTemplateError, default_template, shown_orders
 from labelgate.llm.runner import RunOptions, RunPlan, call_groups, plan_items, run_sync
 from labelgate.store import Database
 from labelgate.store import llm as llm_store
@@ -44,8 +44,6 @@ from labelgate.store.labelers import save_labeler
 from labelgate.tasks import Task
 
 DEV_BATCH = "align-dev"
-REASONING_LINE = ("Before you answer, reason step by step about how the rubric applies to this item; "
-                  "then give the label.")
 FIELDS = {"name": str, "provider": str, "model": str, "base_url": str, "api_key_env": str, "prompt": str,
           "temperature": (int, float), "samples": int, "reasoning": bool, "few_shot": int, "seed": int,
           "max_tokens": int, "both_orders": bool}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from labelgate.labelers import LabelerConfig
 from labelgate.llm.parse import ParsedAnswer, parse_answer, parse_answers
 from labelgate.llm.pricing import estimate_cost, price_for
-from labelgate.llm.prompts import is_joint, label_schema, render, shown_orders, system_prompt
+from labelgate.llm.prompts import asks_reasoning, is_joint, label_schema, render, shown_orders, system_prompt
 from labelgate.llm.providers import CallFailure, Request, make_provider
 from labelgate.llm.runner import RunPlan, call_groups, run_in_new_loop
 from labelgate.llm.secrets import MissingApiKeyError, resolve_api_key, scrub
@@ -49,7 +49,7 @@ def estimate_run_cost(plan: RunPlan) -> CostEstimate:
     config = plan.config
     chars = 0
     for task, _ in call_groups(plan.task, config):
-        system = system_prompt(task)
+        system = system_prompt(task, reasoning=asks_reasoning(task, config.prompt_template))
         for unit in plan.units:
             for order in shown_orders(task, config):
                 chars += (len(system) + len(render(config.prompt_template, task, unit.fields, shown_order=order))) \
@@ -83,7 +83,9 @@ def test_connection(config: LabelerConfig, task: Task, fields: dict, *, timeout:
         provider = make_provider(config, api_key=api_key, timeout=timeout)
         try:  # a deadline of our own, as the runner's: a stalled connection never holds the page
             call = asyncio.ensure_future(provider.complete(
-                Request(system_prompt(task), user, label_schema(task), config.max_tokens, config.temperature)))
+                Request(system_prompt(task, reasoning=asks_reasoning(task, config.prompt_template)), user,
+                        label_schema(task, reasoning=asks_reasoning(task, config.prompt_template)), config.max_tokens,
+                        config.temperature)))
             done, _ = await asyncio.wait({call}, timeout=timeout + 5)
             if not done:
                 call.cancel()

@@ -222,9 +222,25 @@ JOINT_SYSTEM_PROMPT = (
     "criterion asked only under a condition that does not hold is null."
 )
 RATIONALE_SYSTEM = ' Add "rationale": <one or two sentences: why>.'
+# the alignment lab's `reasoning: true`: a template holding this line asks for the reasoning first
+REASONING_LINE = ("Before you answer, reason step by step about how the rubric applies to this item; "
+                  "then give the label.")
+REASONING_SYSTEM = (
+    "You are a careful expert annotator. Follow the rubric exactly. Reply with a JSON object and nothing else, "
+    'its members in this order: {{"rationale": <your reasoning about how the rubric applies, a few sentences>, '
+    '"label": <{values}>, "confidence": <a number from 0 to 1: how likely your label is correct>}}.'
+)
 
 
-def system_prompt(task: Task) -> str:
+def asks_reasoning(task: Task, template: str | None) -> bool:
+    """Whether a labeler's template asks to reason before the label (the lab's reasoning line), on a
+    one-call-per-criterion task: its answer then carries a rationale, written before the label."""
+    return bool(template) and REASONING_LINE in template and not is_joint(task)
+
+
+def system_prompt(task: Task, *, reasoning: bool = False) -> str:
+    if reasoning and not is_joint(task):
+        return REASONING_SYSTEM.format(values=_values(task))
     if is_joint(task):
         why = ', "rationale": <why, one or two sentences>' if any(c.rationale != "off" for c in task.criteria) else ""
         return JOINT_SYSTEM_PROMPT.format(members=", ".join(f'"{c.name}"' for c in task.criteria), why=why)
@@ -232,12 +248,18 @@ def system_prompt(task: Task) -> str:
     return base + RATIONALE_SYSTEM if task.criteria[0].rationale != "off" else base
 
 
-def label_schema(task: Task) -> dict:
+def label_schema(task: Task, *, reasoning: bool = False) -> dict:
     """JSON schema of an answer: {"label": one of the task's options, "confidence": 0-1}.
 
     Written for OpenAI strict mode (every property required, no additional properties); ranges go
-    in descriptions because strict mode does not enforce minimum/maximum everywhere.
+    in descriptions because strict mode does not enforce minimum/maximum everywhere. With
+    `reasoning`, a "rationale" comes first (strict mode generates members in schema order).
     """
+    if reasoning and not is_joint(task):
+        out = label_schema(task)
+        props = {"rationale": {"type": "string", "description": "your reasoning about how the rubric applies"}}
+        props |= {k: v for k, v in out["properties"].items() if k != "rationale"}
+        return {**out, "properties": props, "required": list(props)}
     if is_joint(task):
         props = {}
         for c in task.criteria:

@@ -54,7 +54,15 @@ import pandas as pd
 from labelgate.labelers import LabelerConfig
 from labelgate.llm.parse import parse_answer, parse_answers
 from labelgate.llm.pricing import estimate_cost
-from labelgate.llm.prompts import check_template, is_joint, label_schema, render, shown_orders, system_prompt
+from labelgate.llm.prompts import (
+    asks_reasoning,
+    check_template,
+    is_joint,
+    label_schema,
+    render,
+    shown_orders,
+    system_prompt,
+)
 from labelgate.llm.providers import CallFailure, Completion, Provider, Request, make_provider
 from labelgate.llm.ratelimit import RateLimiter
 from labelgate.llm.secrets import resolve_api_key, scrub
@@ -518,8 +526,9 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             queue.put_nowait(c.key)
 
     limiter = RateLimiter(rpm=options.rpm, tpm=options.tpm, burst_seconds=options.burst_seconds)
-    systems = [system_prompt(gtask) for gtask, _ in groups]
-    schemas = [label_schema(gtask) for gtask, _ in groups]
+    reasoning = [asks_reasoning(gtask, config.prompt_template) for gtask, _ in groups]
+    systems = [system_prompt(gtask, reasoning=r) for (gtask, _), r in zip(groups, reasoning, strict=True)]
+    schemas = [label_schema(gtask, reasoning=r) for (gtask, _), r in zip(groups, reasoning, strict=True)]
     stop = asyncio.Event()
 
     async def one_call(key: tuple) -> dict[str, dict]:
