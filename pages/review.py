@@ -10,6 +10,7 @@ from labelgate import calibrate as cal
 from labelgate import gold as goldlib
 from labelgate import review
 from labelgate.auth import can_draw_review
+from labelgate.gate import MIN_EXPERT_OVERLAP
 from labelgate.store import gold as gold_store
 from labelgate.store.items import item_meta_frame
 from labelgate.store.labels import human_labels
@@ -62,6 +63,10 @@ def reliability_per_domain(task_name: str, criterion: str | None, gold_version: 
 
 CI = {"ci_low": st.column_config.NumberColumn("95% CI low", format="%.3f"),
       "ci_high": st.column_config.NumberColumn("95% CI high", format="%.3f")}
+PAIR_COLUMNS = {"items": st.column_config.NumberColumn("items both labeled", format="%d"),
+                "estimate": st.column_config.NumberColumn("agreement", format="%.3f"), **CI}
+CONSENSUS_COLUMNS = {"items": st.column_config.NumberColumn("items", format="%d"),
+                     "agreement": st.column_config.NumberColumn("agreement with consensus", format="%.3f"), **CI}
 
 
 @st.cache_data(ttl=15, max_entries=16, show_spinner=False)
@@ -222,20 +227,31 @@ with tab_humans:
                 "least two on the same items.")
     else:
         alpha = rel["alpha"]
-        st.metric("Krippendorff's alpha among experts", "–" if alpha is None else f"{alpha.estimate:.3f}",
+        # the gate's rule: agreement among experts is judged from MIN_EXPERT_OVERLAP shared items, not from noise
+        few = alpha is not None and alpha.n < MIN_EXPERT_OVERLAP
+        st.metric("Krippendorff's alpha among experts",
+                  "–" if alpha is None else "not evaluable yet" if few else f"{alpha.estimate:.3f}",
                   help=review.describe(alpha))
-        if alpha is not None:
+        if few:
+            st.caption(f"The experts share {alpha.n} item{'s' if alpha.n != 1 else ''} so far; agreement counts "
+                       f"from {MIN_EXPERT_OVERLAP} shared items (so far {review.describe(alpha)}).")
+        elif alpha is not None:
             st.caption(f"95% CI {review.describe(alpha)} (bootstrap over {alpha.n} items labeled by two or more).")
         st.markdown("**Pairwise agreement between experts** (95% CI)")
-        st.dataframe(rel["kappa"], hide_index=True, key="rev_kappa")
+        st.dataframe(rel["kappa"], hide_index=True, key="rev_kappa", column_config=PAIR_COLUMNS)
     st.markdown("**Each expert against the consensus** (gold of the items they labeled; Wilson 95% CI)")
-    st.dataframe(rel["consensus"], hide_index=True, key="rev_consensus")
+    if rel["consensus"].empty:
+        st.caption("No expert's answers overlap the gold yet.")
+    else:
+        st.dataframe(rel["consensus"], hide_index=True, key="rev_consensus", column_config=CONSENSUS_COLUMNS)
     st.markdown("**Test-retest**: each expert against their own earlier labels")
     if rel["retest"].empty:
         st.caption("No retests answered yet. About 10% of each expert's items come back to them, blind, after "
                    "they have answered 20 more items (or after 24 hours).")
     else:
-        st.dataframe(rel["retest"], hide_index=True, key="rev_retest")
+        st.dataframe(rel["retest"], hide_index=True, key="rev_retest", column_config={
+            "retested items": st.column_config.NumberColumn("retested items", format="%d"),
+            "same label as before": st.column_config.NumberColumn("same label as before", format="%.3f"), **CI})
     if task.domain_column:
         by_domain = reliability_per_domain(task_name, criterion, gold.version)
         st.markdown(f"**Per domain** (routing by expertise on the items' {plain(task.domain_column)}): agreement "
@@ -260,10 +276,11 @@ with tab_humans:
     if imported["n_raters"]:
         st.markdown(f"**Imported human raters** ({imported['n_raters']}; their labels came in a file, so they are "
                     "not in the experts' agreement above): each against the consensus")
-        st.dataframe(imported["consensus"], hide_index=True, key="rev_imported_consensus")
+        st.dataframe(imported["consensus"], hide_index=True, key="rev_imported_consensus",
+                     column_config=CONSENSUS_COLUMNS)
         if not imported["kappa"].empty:
             st.markdown("**Pairwise agreement between imported raters** (95% CI)")
-            st.dataframe(imported["kappa"], hide_index=True, key="rev_imported_kappa")
+            st.dataframe(imported["kappa"], hide_index=True, key="rev_imported_kappa", column_config=PAIR_COLUMNS)
     st.caption("Gold is the adjudicated label, else the agreed label of the item's raters (imported ones "
                "included); "
                f"{gold.n_disputed} items still in dispute are left out of gold.")

@@ -201,3 +201,19 @@ def test_expert_agreement_and_consensus_per_domain_when_the_task_routes_by_domai
         in_gold = ids[ids.isin(gold.index)]
         assert mine["items"] == len(in_gold)
         assert mine["agreement"] == pytest.approx((gold[in_gold].astype(int) == exp_a[in_gold].astype(int)).mean())
+
+
+def test_expert_alpha_from_a_few_shared_items_is_not_evaluable_yet(app_for, demo_db):
+    """Two experts sharing 2 items get no headline alpha (the gate judges it from 30 shared items)."""
+    task = get_task(demo_db, "mt-bench")
+    items = sorted(_mt_bench_majority())[:2]
+    for rater, values in (("expert", ["1", "2"]), ("expert2", ["2", "1"])):
+        for item, value in zip(items, values, strict=True):
+            append_human_label(demo_db, task_id=task.task_id, item_id=item, rater=rater, status="label",
+                               value=value, value_num=float(value))
+    at = app_for("lead", page=PAGE)
+    assert not at.exception
+    alpha = next(m for m in at.metric if m.label.startswith("Krippendorff"))
+    assert alpha.value == "not evaluable yet"
+    assert any("The experts share 2 items so far; agreement counts from 30 shared items" in c.value
+               for c in at.caption)
