@@ -63,10 +63,12 @@ def _report(args) -> int:
 
 def _print_criterion(c: dict) -> None:
     h = c["humans"]
-    print(f"experts: {h['n_raters']}, Krippendorff's alpha {_fmt(h['krippendorff_alpha'])}")
+    # every human rater of the gold: app experts and imported raters (a benchmark's majority) alike
+    print(f"human raters: {h['n_raters']} (app experts and imported raters), "
+          f"Krippendorff's alpha {_fmt(h['krippendorff_alpha'])}")
     split = c["human_split"]
     if split["n_items"]:
-        print(f"  split votes on {split['n_split']} of {split['n_items']} items with two or more experts "
+        print(f"  split votes on {split['n_split']} of {split['n_items']} items with two or more human raters "
               f"({split['share']:.0%}, 95% CI {split['ci_low']:.0%} to {split['ci_high']:.0%})")
     for pair in h["pairwise_cohen_kappa"]:
         print(f"  kappa {pair['a']} vs {pair['b']}: {pair['kappa']:.3f} (n={pair['n']})")

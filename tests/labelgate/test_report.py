@@ -91,6 +91,8 @@ def test_table_without_json_is_readable(demo_db, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "task mt-bench (pairwise): 200 gold items in the unreleased draft, 0 in dispute"
     assert out[1] == "  No gold release yet: working on the unreleased draft."
+    # the imported MT-Bench majority is a human rater of the gold, not one of the app's experts
+    assert out[2] == "human raters: 1 (app experts and imported raters), Krippendorff's alpha -"
     header = next(line for line in out if line.startswith("labeler"))
     assert header.split()[:6] == ["labeler", "family", "version", "n", "invalid", "accuracy"]
     gpt4 = next(line for line in out if line.startswith("GPT-4"))
