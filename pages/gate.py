@@ -267,6 +267,30 @@ elif status.state == "refused":
 else:
     st.info("**Not approved** — no lead has decided on this labeler yet.", icon=":material/pending:")
 
+# What the metrics are called on this page (the store and `gate check` keep their short names).
+METRIC_WORDS = {"n_gold": "number of gold items", "kappa": "Cohen's kappa", "alpha": "Krippendorff's alpha",
+                "expert_alpha": "the experts' Krippendorff's alpha", "ece": "expected calibration error",
+                "spearman": "Spearman correlation", "pearson": "Pearson correlation", "mae": "mean absolute error"}
+BOUNDS = {"ci_low": "lower 95% bound", "ci_high": "upper 95% bound"}
+
+
+def metric_words(metric: str) -> str:
+    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+
+
+def why_text(reason: str, c: dict) -> str:
+    """qc.gate's reason without the metric's short name (the row names the criterion already), e.g.
+    'kappa ci_low 0.52 > 0.40' -> 'lower 95% bound 0.52 > 0.40', 'ece: missing metric' -> 'no value'."""
+    head = f"{c['metric']} ({c['criterion']})" if c.get("criterion") else c["metric"]
+    if not reason.startswith(head):
+        return reason
+    rest = reason[len(head):].lstrip(": ")
+    for short, words in BOUNDS.items():
+        if rest.startswith(short + " "):
+            rest = words + rest[len(short):]
+    return rest.replace("missing metric", "no value")
+
+
 # --- criteria ------------------------------------------------------------------------------------
 st.subheader("Criteria")
 lead = can_change_settings(user.role)
@@ -287,7 +311,8 @@ else:
 for c in criteria:
     a, b, d = st.columns([2, 1, 3])
     use = {"estimate": "", "ci_low": " (lower 95% bound)", "ci_high": " (upper 95% bound)"}[c.use]
-    a.markdown(f"**{plain(c.name)}**  \n{plain(c.metric)}{' of ' + plain(c.criterion) if c.criterion else ''}{use} "
+    a.markdown(f"**{plain(c.name)}**  \n{plain(metric_words(c.metric))}"
+               f"{' of ' + plain(c.criterion) if c.criterion else ''}{use} "
                f"{plain(c.comparator)}"
                + (f" · n ≥ {c.min_n}" if c.min_n else "") + (" · optional" if c.optional else ""))
     whole = float(c.threshold).is_integer() and c.threshold >= 10
@@ -372,7 +397,7 @@ if not evals.empty:
                      "n": fmt.count(r["n"]) if r.get("n") is not None else "–",
                      "required": f"{c['comparator']} {fmt.number(c['threshold'])}{use}"
                                  + (f", n ≥ {c['min_n']}" if c.get("min_n") else ""),
-                     "why": r["reason"], "evidence": evidence.get(c["metric"], "")})
+                     "why": why_text(r["reason"], c), "evidence": evidence.get(c["metric"], "")})
     fmt.text_table(pd.DataFrame(rows))
     if evidence.get("alignment_lab"):
         render_alignment_lab(evidence["alignment_lab"], json.loads(ev["metrics"]))

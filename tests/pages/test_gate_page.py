@@ -40,7 +40,7 @@ def decisions(db) -> list[tuple]:
 
 def shown(table):
     """A static table's cells as the user reads them (the page escapes markdown in every cell)."""
-    return table.map(lambda v: re.sub(r"\\(.)", r"\1", str(v)))
+    return table.map(lambda v: re.sub(r"\\(.)", r"\1", str(v)).replace("\u2060", ""))  # and its invisible joiners
 
 
 def evaluation_table(at):
@@ -65,6 +65,12 @@ def test_lead_evaluates_gpt4_and_sees_every_criterion_with_its_evidence_and_a_pa
     assert kappa["result"] == "pass" and float(kappa["observed"]) == pytest.approx(0.515, abs=0.01)
     assert "0.620 [0.515, 0.705] on 200 items" in kappa["evidence"]
     assert "gold comes from 1 rater" in table.loc["expert agreement", "evidence"]
+    # the reasons in words, not the store's metric names
+    assert kappa["why"] == "lower 95% bound 0.52 > 0.40"
+    assert table.loc["expert agreement", "why"] == "no value (optional, skipped)"
+    assert table.loc["gold items", "why"] == "200 >= 200"
+    rules = [m.value for m in at.markdown if m.value.startswith("**gold items**")]
+    assert rules == ["**gold items**  \nnumber of gold items \\>\u2060="]  # ">=" escaped as markdown
     with demo_db.connect() as con:
         rows = con.execute("SELECT kind, actor, verdict FROM gate_events").fetchall()
     assert rows == [("evaluation", "lead", "pass")]
