@@ -338,3 +338,33 @@ def describe(e: Estimate | None) -> str:
     if e is None:
         return "–"
     return f"{e.estimate:.3f} [{e.ci_low:.3f}, {e.ci_high:.3f}]"
+
+
+def variant_disagreements(task: Task, per_item: dict, labelers: list[str], item_ids) -> pd.DataFrame:
+    """Items of `item_ids` (the alignment lab's dev split) where one of `labelers` disagrees with the gold or
+    two of them disagree with each other: item_id, "disagreement" (with gold, with each other, or both), each
+    labeler's label (None: its judgments split evenly, or it did not label the item) and the gold."""
+    verdict = per_item["verdict"]
+    names = [n for n in labelers if n in verdict.columns]
+    cols = names + ([GOLD] if GOLD in verdict.columns else [])
+    v = verdict.loc[verdict.index.intersection(list(item_ids)), cols]
+
+    def differ(a, b) -> bool:
+        if _missing(a) or _missing(b):
+            return False
+        return abs(float(a) - float(b)) > tolerance(task) + 1e-9 if task.is_numeric else a != b
+
+    rows = []
+    for item_id, row in v.iterrows():
+        given = [n for n in names if not _missing(row[n])]
+        with_gold = any(differ(row[n], row.get(GOLD)) for n in given)
+        each_other = any(differ(row[a], row[b]) for a, b in combinations(given, 2))
+        if with_gold or each_other:
+            what = "with gold and each other" if with_gold and each_other else "with gold" if with_gold \
+                else "with each other"
+            rows.append({"item_id": item_id, "disagreement": what})
+    out = pd.DataFrame(rows, columns=["item_id", "disagreement"])
+    if out.empty:
+        return out
+    shown = v.loc[out["item_id"]].reset_index(drop=True)
+    return out.join(shown).sort_values("item_id").reset_index(drop=True)

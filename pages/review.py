@@ -136,11 +136,22 @@ show_message("rev_message")
 tab_queue, tab_humans, tab_releases, tab_targeted = st.tabs(
     ["Queue", "Human reliability", "Gold releases", "Targeted review"], key="rev_tabs", on_change="rerun")
 
+lab = S.get("rev_lab")   # sent from the Compare page's alignment lab: (task, variants, dev items)
 with tab_queue:
-    kind = st.segmented_control("Queue", review.QUEUES, key="rev_queue") or review.QUEUES[0]
     items = per_item(task_name, criterion, tuple(zip(refs["name"], refs["version"], strict=True)), gold.version)
     families = dict(zip(refs["name"], refs["family"], strict=True))
-    if kind == "expert vs expert":
+    kind = None
+    if lab and lab[0] == task_name:
+        st.info(plain(f"From the alignment lab: the dev items where {', '.join(lab[1])} disagree with the gold or "
+                      "with each other."), icon=":material/science:")
+        st.button("Back to the queues", key="rev_lab_clear", on_click=lambda: S.pop("rev_lab", None))
+        queue = review.variant_disagreements(task, items, list(lab[1]), lab[2])
+        empty = "These variants agree with the gold and with each other on every dev item."
+    else:
+        kind = st.segmented_control("Queue", review.QUEUES, key="rev_queue") or review.QUEUES[0]
+    if kind is None:
+        pass
+    elif kind == "expert vs expert":
         queue = review.expert_vs_expert(gold)
         empty = "No expert disputes are open: every item's experts agree or it has been adjudicated."
     elif kind == "labeler vs gold":

@@ -132,6 +132,11 @@ def on_run_variants(task_name: str, criterion: str | None, release: int | None, 
     S["cmp_run_message"] = (kind, f"Ran {len(out['variants'])} variant(s) on the dev split: {done}.")
 
 
+def on_open_review(task_name: str, labelers: tuple[str, ...], dev: tuple[str, ...]) -> None:
+    """Send Review the variants and the dev items: it shows where they disagree with the gold or each other."""
+    S["rev_lab"] = (task_name, labelers, dev)
+
+
 @action("compare")
 def on_final(task_name: str, criterion: str | None, release: int | None, key: str) -> None:
     """Run the final evaluation of the chosen variant on test (recorded with who, when and the version)."""
@@ -249,6 +254,12 @@ def render(task, gold, refs, task_name: str, criterion: str | None, release: int
         else:
             st.caption("No cost is recorded for these labelers (imported labels), so there is no cost-versus-"
                        f"{plain(primary_name)} plot.")
+
+    if chosen:
+        if st.button("Open in Review: the dev items where these disagree with the gold or each other",
+                     key="cmp_align_review", on_click=on_open_review, icon=":material/rate_review:",
+                     args=(task_name, tuple(chosen), tuple(split.ids("dev")))):
+            st.switch_page("pages/review.py")
 
     with st.expander("Two labelers, paired: every metric's difference and McNemar's test"):
         a1, a2 = st.columns(2)

@@ -180,3 +180,28 @@ def test_the_final_evaluation_on_test_is_recorded_shown_beside_dev_and_the_varia
                                                                                    gate_page.caption)
     lab = [t.value for t in gate_page.table if "Optimism gap (dev − test)" in t.value.columns]
     assert lab and "Cohen's kappa" in lab[0].map(lambda v: str(v).replace("\\", ""))["Metric"].tolist()
+
+
+def test_the_dev_items_where_the_chosen_labelers_disagree_open_in_review(app_for, demo_db):
+    from labelgate.align import make_split
+    from labelgate.store.tasks import get_task
+
+    split = make_split(demo_db, get_task(demo_db, "mt-bench"), created_by="engineer")
+    at = app_for("engineer", page=PAGE)
+    at.multiselect(key="cmp_align_sbs_mt-bench").set_value(["GPT-4", "LLaMA2"]).run()
+    at.button(key="cmp_align_review").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Review"
+    assert "From the alignment lab: the dev items where GPT-4, LLaMA2 disagree" in at.info[0].value
+    queue = table(at, "item", "disagreement", "GPT-4", "LLaMA2")
+    dev = set(split.ids("dev"))
+    assert "15 items in this queue." in [c.value for c in at.caption]
+    assert len(queue) == 15 and set(queue["item"]) <= dev
+    for _, row in queue.iterrows():
+        given = [row[n] for n in ("GPT-4", "LLaMA2") if row[n] in ("1", "2")]
+        against_gold = any(g != row["gold"] for g in given)
+        each_other = len(set(given)) > 1
+        assert row["disagreement"] == {(True, True): "with gold and each other", (True, False): "with gold",
+                                       (False, True): "with each other"}[(against_gold, each_other)]
+    at.button(key="rev_lab_clear").click().run()
+    assert "rev_lab" not in at.session_state          # the queues are back (AppTest reruns the page it started on)
