@@ -408,6 +408,11 @@ if not evals.empty:
 # --- the decision --------------------------------------------------------------------------------
 st.subheader("Decision")
 if can_decide_gate(user.role):
+    if status.current.gold_release is None:
+        # said where the lead decides, not only in the grey caption at the top
+        st.warning("No gold release yet: an approval now is against the live draft and goes stale with the next "
+                   "expert answer. Publish a release on the Review page first, then evaluate and approve.",
+                   icon=":material/warning:")
     st.text_area("Comment (required)", key=f"gate_comment_{task_name}_{labeler}",
                  placeholder="Why you approve or refuse this labeler")
     a, b, _ = st.columns([1, 1, 4])
