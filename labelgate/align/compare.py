@@ -72,11 +72,18 @@ def compare(db: Database, task: Task, labelers: list[str], *, n_resamples: int =
     """
     if len(labelers) != 2 or labelers[0] == labelers[1]:
         raise ValueError(f"compare needs two different labelers A,B; got {', '.join(labelers) or 'none'}")
-    gold = gold if gold is not None else resolve_gold(db, task, gold_release)
-    split = split_for(db, task, gold)
-    versions = _versions(db, task, labelers)
+    with db.session() as s:   # one open of the file for the reads
+        gold = gold if gold is not None else resolve_gold(s, task, gold_release)
+        split = split_for(s, task, gold)
+        versions = _versions(s, task, labelers)
+        pairs = _pairs(s, task, gold, versions, split.ids("dev"))
+    return _paired(task, split, labelers, versions, pairs, n_resamples=n_resamples, seed=seed)
+
+
+def _paired(task: Task, split: Split, labelers: list[str], versions: dict[str, str], pairs: dict, *,
+            n_resamples: int, seed: int) -> dict:
+    """`compare` on judgments already read (side_by_side reads every variant's once)."""
     a_name, b_name = labelers
-    pairs = _pairs(db, task, gold, versions, split.ids("dev"))
     keys = ["item_id", "shown_order"]
     both = pairs[a_name].merge(pairs[b_name][keys + ["pred", "pred_num"]], on=keys, suffixes=("_a", "_b"))
     out = {"task": task.name, "kind": task.kind, "split_id": split.split_id, "gold": split.gold_name,
@@ -196,12 +203,13 @@ def side_by_side(db: Database, task: Task, labelers: list[str], *, baseline: str
     baseline = baseline or names[0]
     if baseline not in names:
         names.insert(0, baseline)
-    gold = gold if gold is not None else resolve_gold(db, task, gold_release)
-    split = split_for(db, task, gold)
-    versions = _versions(db, task, names)
-    dev = split.ids("dev")
-    pairs = _pairs(db, task, gold, versions, dev)
-    usage = store.call_usage(db, task.task_id, list(set(versions.values())), dev).set_index("version")
+    with db.session() as s:   # every read in one open of the file; the statistics after it is released
+        gold = gold if gold is not None else resolve_gold(s, task, gold_release)
+        split = split_for(s, task, gold)
+        versions = _versions(s, task, names)
+        dev = split.ids("dev")
+        pairs = _pairs(s, task, gold, versions, dev)
+        usage = store.call_usage(s, task.task_id, list(set(versions.values())), dev).set_index("version")
     wanted = PAIRED_BY_KIND[task.kind]
     rows = []
     for name in names:
@@ -221,7 +229,7 @@ def side_by_side(db: Database, task: Task, labelers: list[str], *, baseline: str
                "tokens_per_item": per_item("tokens"), "cost_per_item_usd": per_item("cost_usd"),
                "latency_ms_per_item": per_item("latency_ms")}
         if name != baseline:
-            diff = compare(db, task, [name, baseline], n_resamples=n_resamples, seed=seed, gold=gold)
+            diff = _paired(task, split, [name, baseline], versions, pairs, n_resamples=n_resamples, seed=seed)
             row["versus_baseline"] = {"n_items": diff["n_items"], "metrics": {
                 k: {x: m.get(x) for x in ("estimate", "ci_low", "ci_high", "mcnemar_p") if x in m}
                 for k, m in diff["metrics"].items()}}
