@@ -39,7 +39,7 @@ def test_lead_approves_gpt4_then_a_prompt_change_makes_it_stale(server, page, tm
     page.goto(server.url + "/gate")
     wait_idle(page)
     choose(page, "Labeler", "GPT-4")
-    assert page.get_by_text("Not approved").is_visible()
+    page.get_by_text("Not approved").wait_for()
 
     page.get_by_role("button", name="Evaluate").click()
     wait_idle(page)

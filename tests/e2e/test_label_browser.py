@@ -29,13 +29,13 @@ def press_and_wait(pg, key: str, previous: str) -> str:
 
 def test_expert_labels_with_keys_reloads_and_resumes(server, page):
     log_in(page, server.url, "expert", "expert-demo")
-    assert page.get_by_text("Item 1 of 200").is_visible()
+    page.get_by_text("Item 1 of 200").wait_for()  # the Label page's first run may still be on its way after login
     current = shown_item(page)
     answered = []
     for key in ("1", "2", "2", "s", "1"):
         answered.append((current, key))
         current = press_and_wait(page, key, current)
-    assert page.get_by_text("Item 6 of 200").is_visible()
+    page.get_by_text("Item 6 of 200").wait_for()
 
     page.reload()  # a new Streamlit session: the session cookie signs the expert in again
     wait_idle(page)
