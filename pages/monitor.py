@@ -88,7 +88,7 @@ def render_all_criteria(task_name: str, task, labeler: str) -> None:
         rows.append({"criterion": name, "batches": fmt.count(len(m.batches)),
                      "blocked batches": fmt.count(len(m.blocked)), "latest batch": str(latest["batch"]),
                      "labels": fmt.count(latest["n_labels"]), "label entropy": fmt.number(latest["entropy"]),
-                     "top label (share)": f"{latest['top_label']} ({fmt.number(latest['top_share'])})",
+                     "top label (share)": f"{latest['top_label']} ({latest['top_share']:.0%})",
                      "anchor agreement with gold": fmt.number(latest["anchor_gold_agreement"]),
                      "anchor flip rate": fmt.number(latest["flip_rate"]),
                      "cross-family disagreement": fmt.number(latest["cross_family_disagreement"]),
@@ -190,35 +190,41 @@ else:
     right.info("Confidence vs correctness: this labeler reports no confidence on gold items.")
 
 st.subheader("Batches")
-table = frame[["batch", "versions", "n_labels", "entropy", "top_label", "top_share", "flip_rate",
-               "anchor_gold_agreement", "cross_family_disagreement", "auroc", "ece", "distinct_2", "blocked"]].copy()
-table["breaches"] = frame["breaches"].map("; ".join)
+table = frame[["batch", "versions", "n_labels", "entropy", "flip_rate", "anchor_gold_agreement",
+               "cross_family_disagreement", "auroc", "ece", "distinct_2"]].copy()
+# merged cells and set widths keep the table within a 1400 px window (17 columns scrolled ~260 px sideways)
+table.insert(4, "top", [f"{lab} ({share:.0%})" for lab, share in zip(frame["top_label"], frame["top_share"],
+                                                                       strict=True)])
+table["blocked"] = frame["blocked"].map({True: "yes", False: "no"})
 review = targeted.per_batch(db, task, labeler)
 table = table.merge(review, on="batch", how="left").fillna({c: 0 for c in review.columns if c != "batch"})
-table = table.astype({c: int for c in review.columns if c != "batch"})  # counts: 3, not 3.0
-# short headers (the table fits a laptop window without scrolling sideways), each explained on hover
-COLUMNS = {"batch": ("batch", None), "versions": ("versions", "The labeler versions that labeled the batch."),
-           "n_labels": ("labels", "Labels in the batch."),
-           "entropy": ("entropy", "Entropy of the label distribution, in bits."),
-           "top_label": ("top label", "The most frequent label."),
-           "top_share": ("top share", "Share of the labels that are the top label."),
+table["review"] = [f"{int(r)} of {int(d)}, {int(w)} wrong" if d else "–"
+                   for r, d, w in zip(table["review_reviewed"], table["review_drawn"], table["review_wrong"],
+                                      strict=True)]
+table = table.drop(columns=["review_drawn", "review_reviewed", "review_wrong"])
+# short headers, each explained on hover, and widths (px) that add up to the page's width at a 1400 px window
+COLUMNS = {"batch": ("batch", None, 90),
+           "versions": ("versions", "The labeler versions that labeled the batch.", 100),
+           "n_labels": ("labels", "Labels in the batch.", 55),
+           "entropy": ("entropy", "Entropy of the label distribution, in bits.", 62),
+           "top": ("top label", "The most frequent label and its share of the labels.", 72),
            "flip_rate": ("flips", "Anchor flip rate: share of the anchor items whose label changed since the "
-                                  "first anchor run."),
-           "anchor_gold_agreement": ("anchor vs gold", "Agreement with the gold on the anchor items."),
+                                  "first anchor run.", 48),
+           "anchor_gold_agreement": ("vs gold", "Agreement with the gold on the anchor items.", 62),
            "cross_family_disagreement": ("cross-family", "Cross-family disagreement: share of the items where "
-                                                         "labelers of other families give another label."),
-           "auroc": ("AUROC", "How well the labeler's confidence separates its right and wrong labels on gold."),
-           "ece": ("ECE", "Expected calibration error of its confidence on gold items."),
-           "distinct_2": ("distinct-2", "Diversity of the outputs: share of distinct word pairs."),
-           "blocked": ("blocked", "A threshold is breached: the batch is blocked."),
-           "breaches": ("breaches", "The thresholds the batch breaches."),
-           "review_drawn": ("drawn", "Items drawn for targeted review."),
-           "review_reviewed": ("reviewed", "Drawn items a person reviewed."),
-           "review_wrong": ("labeler wrong", "Reviewed items where the labeler was wrong.")}
-RATES = {"entropy": 2, "top_share": 3, "flip_rate": 3, "anchor_gold_agreement": 3, "cross_family_disagreement": 3,
-         "auroc": 3, "ece": 3, "distinct_2": 3}
+                                                         "labelers of other families give another label.", 88),
+           "auroc": ("AUROC", "How well the labeler's confidence separates its right and wrong labels on gold.", 60),
+           "ece": ("ECE", "Expected calibration error of its confidence on gold items.", 45),
+           "distinct_2": ("distinct-2", "Diversity of the outputs: share of distinct word pairs.", 72),
+           "blocked": ("blocked", "A threshold is breached: the batch is blocked. Which ones: the red messages "
+                                  "above, or the batch's cross on the charts.", 62),
+           "review": ("review", "Targeted review: drawn items a person reviewed, of those drawn, and how many "
+                                "of them the labeler got wrong.", 118)}
+RATES = {"entropy": 2, "flip_rate": 3, "anchor_gold_agreement": 3, "cross_family_disagreement": 3, "auroc": 3,
+         "ece": 3, "distinct_2": 3}
 for c, digits in RATES.items():  # as text: a batch without anchors or confidence shows "–", not "None"
     table[c] = table[c].map(lambda v, d=digits: "–" if pd.isna(v) else f"{v:.{d}f}")
-st.dataframe(table.iloc[::-1].rename(columns={c: name for c, (name, _) in COLUMNS.items()}), hide_index=True,
+st.dataframe(table.iloc[::-1].rename(columns={c: name for c, (name, _, _) in COLUMNS.items()}), hide_index=True,
              width="stretch",
-             column_config={name: st.column_config.Column(help=tip) for name, tip in COLUMNS.values() if tip})
+             column_config={name: st.column_config.Column(help=tip, width=width)
+                            for name, tip, width in COLUMNS.values()})

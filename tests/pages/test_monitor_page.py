@@ -32,7 +32,7 @@ def blocked_messages(at) -> dict[str, str]:
 
 
 def batches_table(at) -> pd.DataFrame:
-    found = [d.value for d in at.dataframe if {"batch", "blocked", "breaches"} <= set(d.value.columns)]
+    found = [d.value for d in at.dataframe if {"batch", "blocked", "review"} <= set(d.value.columns)]
     assert found, "no batches table shown"
     return found[0].set_index("batch").sort_index()
 
@@ -51,9 +51,8 @@ def test_the_page_marks_the_batch_where_the_labeler_collapses_and_not_the_earlie
     assert any(e.value.startswith("The latest batch **b06** is blocked") for e in at.error)
     table = batches_table(at)
     assert list(table.index) == [f"b0{i}" for i in range(1, 7)]
-    assert table["blocked"].to_dict() == {"b01": False, "b02": False, "b03": False,
-                                          "b04": True, "b05": True, "b06": True}
-    assert (table.loc[["b01", "b02", "b03"], "breaches"] == "").all()
+    assert table["blocked"].to_dict() == {"b01": "no", "b02": "no", "b03": "no",
+                                          "b04": "yes", "b05": "yes", "b06": "yes"}
     assert metric(at, "Blocked batches") == "3" and metric(at, "Anchor set") == "40 items"
 
 
@@ -81,7 +80,7 @@ def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
     assert not at.exception, at.exception
     assert blocked_messages(at) == {} and metric(at, "Blocked batches") == "0"
-    assert not batches_table(at)["blocked"].any()
+    assert (batches_table(at)["blocked"] == "no").all()
     assert not any("latest batch" in e.value for e in at.error)
 
 
@@ -95,16 +94,16 @@ def test_an_engineer_cannot_loosen_the_thresholds(app_for, demo_db):
                                   "signed in as engineer.") for c in at.caption)
 
 
-def test_the_batches_table_reads_as_text_with_short_named_headers(app_for, demo_db):
+def test_the_batches_table_reads_as_text_with_short_named_headers_and_merged_cells(app_for, demo_db):
     # the demo's mt-bench has no anchor set and ChatGPT gives no confidence: those cells are "–", not "None"
     at = app_for("engineer", page=PAGE, timeout=60)
     at.selectbox(key="monitor_labeler").select("ChatGPT").run()
     assert not at.exception, at.exception
     table = batches_table(at)
-    assert list(table.columns) == ["versions", "labels", "entropy", "top label", "top share", "flips",
-                                   "anchor vs gold", "cross-family", "AUROC", "ECE", "distinct-2", "blocked",
-                                   "breaches", "drawn", "reviewed", "labeler wrong"]
+    # 13 columns (the top label with its share, the review counts in one cell): they fit a 1400 px window
+    assert list(table.columns) == ["versions", "labels", "entropy", "top label", "flips", "vs gold", "cross-family",
+                                   "AUROC", "ECE", "distinct-2", "blocked", "review"]
     row = table.loc["calibration"]
     assert row["labels"] == 400 and row["entropy"] == "1.00" and row["cross-family"] == "0.125"
-    assert row["flips"] == row["anchor vs gold"] == row["AUROC"] == row["ECE"] == "–"
-    assert row["drawn"] == 0
+    assert row["top label"] == "1 (51%)" and row["blocked"] == "no"
+    assert row["flips"] == row["vs gold"] == row["AUROC"] == row["ECE"] == row["review"] == "–"
