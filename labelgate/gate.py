@@ -25,7 +25,8 @@ Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria re
   measured when it was published;
 - optional ``ece`` < 0.1 (only when the labeler reports confidence), ``anchor_flip_rate`` < 0.15
   (latest batch against the first anchor run), ``cross_family_disagreement`` < 0.35 (qc's 0.3 is
-  reached by a labeler that matches gold exactly whenever the other families err on 30% of items).
+  reached by a labeler that matches gold exactly whenever the other families err on 30% of items);
+  labelgate.monitor.CROSS_FAMILY_THRESHOLD, the Monitor's default per-batch threshold too.
 
 A lead may add the student criteria (STUDENT_CRITERIA, issue 13): the macro-F1 a proxy student
 loses when trained on the labeler's labels instead of gold, its minority-class recall ratio and its
@@ -56,7 +57,7 @@ from labelgate.gold import (
     resolve_gold,
 )
 from labelgate.gold import diff as gold_diff
-from labelgate.monitor import Monitor, monitor, thresholds_for
+from labelgate.monitor import CROSS_FAMILY_THRESHOLD, Monitor, monitor, thresholds_for
 from labelgate.store import Database
 from labelgate.store import gate as gate_store
 from labelgate.store import gold as gold_store
@@ -71,7 +72,6 @@ from qc.gate import Criterion, GateResult, evaluate_gate
 from qc.gate import default_criteria as qc_default_criteria
 
 AGREEMENT_THRESHOLD = 0.4
-CROSS_FAMILY_THRESHOLD = 0.35
 MIN_CONFIDENCE_ROWS = 20
 MIN_EXPERT_OVERLAP = 30   # items labeled by two or more experts before their agreement is judged
 

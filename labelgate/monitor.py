@@ -42,6 +42,9 @@ N_BINS = 10
 DEFAULT_DIVERSITY_BATCHES = 20
 TEXTS_PER_BATCH = 100
 CROSS_FAMILY_ITEMS = 150     # bigger batches: cross-family disagreement on a fixed 1-in-k hash sample of items
+# the most cross-family disagreement a labeler may show: the gate's default criterion (labelgate.gate) and the
+# monitor's default per-batch threshold are this one number, so both pages show the same bar
+CROSS_FAMILY_THRESHOLD = 0.35
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Thresholds:
     max_js: float | None = 0.1                  # Jensen-Shannon divergence (bits) from the first batch
     max_flip_rate: float | None = 0.15          # anchor labels changed since the first anchor run
     max_gold_drop: float | None = 0.10          # anchor agreement with gold fell this far below the first run's
-    max_cross_family_disagreement: float | None = 0.4   # per batch: noisier than the gate's overall 0.3
+    max_cross_family_disagreement: float | None = CROSS_FAMILY_THRESHOLD   # the gate's default too
     max_ece: float | None = 0.15                # on the gold slice, when the labeler reports confidence
     min_auroc: float | None = None
     min_distinct_2: float | None = None         # lexical diversity of the outputs

@@ -45,21 +45,23 @@ def test_the_page_marks_the_batch_where_the_labeler_collapses_and_not_the_earlie
     history(demo_db, n_batches=6, drift_at=DRIFT_AT)
     at = open_drifty(app_for)
     messages = blocked_messages(at)
-    assert sorted(messages) == ["b04", "b05", "b06"]
+    # b01 crosses only the cross-family bar it shares with the gate (37% > 35%)
+    assert sorted(messages) == ["b01", "b04", "b05", "b06"]
+    assert messages["b01"] == "cross-family disagreement 37% > 35%"
     assert "label distribution collapsed: '1' holds 100% of the labels" in messages["b04"]
     assert "anchor drift: 100% of anchor labels flipped since the first anchor run" in messages["b04"]
     assert any(e.value.startswith("The latest batch **b06** is blocked") for e in at.error)
     table = batches_table(at)
     assert list(table.index) == [f"b0{i}" for i in range(1, 7)]
-    assert table["blocked"].to_dict() == {"b01": "no", "b02": "no", "b03": "no",
+    assert table["blocked"].to_dict() == {"b01": "yes", "b02": "no", "b03": "no",
                                           "b04": "yes", "b05": "yes", "b06": "yes"}
-    assert metric(at, "Blocked batches") == "3" and metric(at, "Anchor set") == "40 items"
+    assert metric(at, "Blocked batches") == "4" and metric(at, "Anchor set") == "40 items"
 
 
 def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
     history(demo_db, n_batches=6, drift_at=DRIFT_AT)
     at = open_drifty(app_for, "lead")  # thresholds are the lead's call
-    assert sorted(blocked_messages(at)) == ["b04", "b05", "b06"]
+    assert sorted(blocked_messages(at)) == ["b01", "b04", "b05", "b06"]
     # stricter: b03 re-labeled one anchor in 40 differently (2.5%), above a 1% limit
     at.number_input(key="monitor_thr_mt-bench_max_flip_rate").set_value(0.01)
     at.button[[b.label for b in at.button].index("Save thresholds")].click().run()
@@ -70,7 +72,7 @@ def test_thresholds_edited_on_the_page_change_what_is_blocked(app_for, demo_db):
         assert con.execute("SELECT name, old_value, new_value, changed_by FROM setting_changes").fetchall() == [
             ("max_flip_rate", "0.15", "0.01", "lead")]
     messages = blocked_messages(at)
-    assert sorted(messages) == ["b03", "b04", "b05", "b06"]
+    assert sorted(messages) == ["b01", "b03", "b04", "b05", "b06"]
     assert messages["b03"].startswith("anchor drift:") and messages["b03"].endswith("first anchor run > 1%")
     assert mon.thresholds_for(demo_db, get_task(demo_db, "mt-bench")).max_flip_rate == 0.01
     # every rule switched off: nothing is blocked
@@ -107,3 +109,12 @@ def test_the_batches_table_reads_as_text_with_short_named_headers_and_merged_cel
     assert row["labels"] == 400 and row["entropy"] == "1.00" and row["cross-family"] == "0.125"
     assert row["top label"] == "1 (51%)" and row["blocked"] == "no"
     assert row["flips"] == row["vs gold"] == row["AUROC"] == row["ECE"] == row["review"] == "–"
+
+
+def test_the_monitor_and_the_gate_show_the_same_cross_family_bar(app_for):
+    # one number (labelgate.monitor.CROSS_FAMILY_THRESHOLD): the Gate said 0.35 while the Monitor blocked at 0.40
+    at = app_for("lead", page=PAGE, timeout=60)
+    assert at.number_input(key="monitor_thr_mt-bench_max_cross_family_disagreement").value == 0.35
+    at.switch_page("pages/gate.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="gate_thr_mt-bench_cross_family_disagreement").value == 0.35
