@@ -138,3 +138,51 @@ def test_concurrent_experts_never_push_an_item_past_experts_per_item(tmp_path, d
     assert [counts[i] for i in order[4:]] == [2] * 20  # never 3, and every item complete
     assert sum(len(v) for v in served.values()) == experts * 4 + 2 * 20
     assert all(len(v) >= 4 for v in served.values())
+
+
+def test_the_one_item_check_under_the_lock_agrees_with_the_whole_queue_on_every_item(demo_db, small_minimum):
+    """At an answer and at a reservation the task's lock is held while one item is checked (_ITEM_ROOM);
+    the queue itself is picked from the whole task (_SLOTS). On a state with answers, skips, an undo, an
+    imported label, live, expired and answered slots and a review draw, both say the same of every item
+    for every expert: shared, slots others fill or hold, own live slot, answered, open."""
+    import pandas as pd
+
+    from labelgate.store import labels as store
+    from labelgate.store.review_sets import record_draw
+
+    task, order = draw(demo_db, size=12, experts_per_item=2, overlap_share=0.25)
+    raters = ["ann", "bob", "cy", "dee"]
+    for rater in raters:   # each a few answers: the shared items, then spread ones
+        for _ in range(4 if rater != "dee" else 1):
+            answer_next(demo_db, task, rater)
+    item = next_item(demo_db, task, "bob", retest_share=0)
+    submit_answer(demo_db, task, "bob", item, status="skip")
+    store.undo_last_answer(demo_db, task.task_id, "cy")                  # cy's last answer undone: held again
+    next_item(demo_db, task, "ann", retest_share=0)                      # ann holds a live slot, unanswered
+    with demo_db.connect() as con:   # dee's slot on a spread item expired; an imported label by ann
+        con.execute("INSERT INTO label_slots (task_id, item_id, rater, reserved_at) VALUES (?, ?, 'dee',"
+                    " now() - INTERVAL 2 HOUR)", [task.task_id, order[-1]])
+        con.execute("INSERT INTO human_label_rows (task_id, item_id, rater, status, value, source, criterion)"
+                    " VALUES (?, ?, 'ann', 'label', '1', 'import', 'label')", [task.task_id, order[-2]])
+    outside = [i for i in (f"mtb-{k:03d}" for k in range(200)) if i not in order][:3]
+    record_draw(demo_db, task_id=task.task_id, labeler="GPT-4", labeler_version="v", batch=None, strategy="s",
+                pool_size=10, seed=0, floor=0.0, gold_name="g", details={}, created_by="lead",
+                items=pd.DataFrame({"item_id": [order[0], *outside], "score": 0.0, "probability": 1.0,
+                                    "reason": "r", "llm_value": "1", "llm_value_num": 1.0}))
+    policy = labeling.slot_policy(get_task(demo_db, "mt-bench"))
+    whole = "WITH" + store._SLOTS + """
+        SELECT m.item_id, m.shared, coalesce(o.k, 0), h.reserved_at IS NOT NULL,
+               m.item_id IN (SELECT item_id FROM mine), m.item_id IN (SELECT item_id FROM open)
+        FROM members m LEFT JOIN others o USING (item_id) LEFT JOIN held h USING (item_id)"""
+    checked = 0
+    with demo_db.connect() as con:
+        for rater in [*raters, "eve"]:
+            rows = con.execute(whole, store._slot_params(task.task_id, rater, policy)).fetchall()
+            assert len(rows) == 12 + 3
+            for item_id, *facts, is_open in rows:
+                room = store._item_room(con, task.task_id, item_id, rater, policy)
+                assert (item_id, rater, room) == (item_id, rater, tuple(facts))
+                assert store._open_to(room, policy) == is_open, (item_id, rater)
+                checked += 1
+            assert store._item_room(con, task.task_id, "mtb-199-not-in-a-set", rater, policy) is None
+    assert checked == 5 * 15
