@@ -11,10 +11,13 @@ expert label them with the keyboard:
   criterion and move the frame to the next (key -> next criterion), then the sixth key and Enter
   store the item and the next one appears (Enter -> next item), N_ITEMS items.
 
-Latency is measured in the browser, from the key press to the moment the page shows the result
-(the frame on the next criterion, or the next item's id) and the script has finished. Prints
-median, p95 and max of each beside the baseline, with the ratios. Aim: p95 < 150 ms for the next
-criterion and < 250 ms for the next item. The machine's load moves every number: compare the ratios.
+Latency is measured in the browser, from the key press to the moment the page shows the result:
+the red frame drawn on the next criterion (the browser holds the item's draft and moves it itself,
+labelgate/ui/label_keys.py), or the next item's id with the script finished. A third line says when
+the draft of each key has reached the server and been drawn by it (a background run nobody waits
+for; the next key is only pressed after it, as before, so the pacing is the same). Prints median,
+p95 and max of each beside the baseline, with the ratios. Aim: p95 < 150 ms for the next criterion
+and < 250 ms for the next item. The machine's load moves every number: compare the ratios.
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ from labelgate.store.imports import import_items  # noqa: E402
 from labelgate.store.tasks import create_task, get_task  # noqa: E402
 from labelgate.store.users import add_user  # noqa: E402
 from labelgate.tasks import make_spec  # noqa: E402
-from tests.e2e.harness import IDLE, Server, launch_chromium, log_in  # noqa: E402
+from tests.e2e.harness import IDLE, Server, launch_chromium, log_in, wait_idle  # noqa: E402
 
 IDLE_JS = f"document.querySelector('{IDLE}') !== null"
 ITEM_JS = "(() => { const el = [...document.querySelectorAll('p')].find(p => p.innerText.startsWith('Item id: '));" \
           " return el ? el.innerText.slice(9) : null; })()"
+# the criterion framed on screen (its outline), and the one the server drew as focused (its mark)
+FRAME_JS = "(() => { const el = [...document.querySelectorAll('[class*=\"st-key-label_crit_\"]')]" \
+           ".find(b => getComputedStyle(b).outlineStyle === 'solid');" \
+           " return el ? el.innerText.split(/[\\n·]/)[0].trim() : null; })()"
 FOCUS_JS = "(() => { const m = document.querySelector('.st-key-label_focus_mark');" \
            " const el = m && m.closest('[class*=\"st-key-label_crit_\"]');" \
            " return el ? el.innerText.split(/[\\n·]/)[0].trim() : null; })()"
@@ -103,21 +110,24 @@ def run_baseline(playwright, db_path: Path, n_presses: int) -> list[float]:
         server.stop()
 
 
-def run_six(playwright, db_path: Path, n_items: int) -> tuple[list[float], list[float]]:
+def run_six(playwright, db_path: Path, n_items: int) -> tuple[list[float], list[float], list[float]]:
     server = Server(db_path)
     browser = launch_chromium(playwright)
     try:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(60_000)
         log_in(page, server.url, "expert", "expert-demo")
-        to_criterion, to_item = [], []
+        to_criterion, to_item, synced = [], [], []
         for i in range(n_items):
             wait_for(page, FOCUS_JS, CRITERIA[0])
             for j, name in enumerate(CRITERIA[1:]):
                 t0 = time.perf_counter()
                 page.keyboard.press(str(1 + (i + j) % 5))
-                wait_for(page, FOCUS_JS, name)
+                page.wait_for_function(f"arg => ({FRAME_JS}) === arg", arg=name, polling="raf")
                 to_criterion.append((time.perf_counter() - t0) * 1000)
+                wait_for(page, FOCUS_JS, name)
+                wait_idle(page)
+                synced.append((time.perf_counter() - t0) * 1000)
             page.keyboard.press(str(1 + i % 5))  # the last criterion keeps the frame: wait for its answer
             page.wait_for_function(f"() => document.querySelector({LAST_ANSWERED!r}) !== null && {IDLE_JS}", polling=5)
             current = page.evaluate(ITEM_JS)
@@ -125,7 +135,7 @@ def run_six(playwright, db_path: Path, n_items: int) -> tuple[list[float], list[
             page.keyboard.press("Enter")
             wait_for_other_item(page, current)
             to_item.append((time.perf_counter() - t0) * 1000)
-        return to_criterion, to_item
+        return to_criterion, to_item, synced
     finally:
         browser.close()
         server.stop()
@@ -147,12 +157,13 @@ def main(n_items: int = 20) -> None:
         single_criterion_db(single)
         six_criteria_db(six)
         base = run_baseline(p, single, n_items * 3)
-        to_criterion, to_item = run_six(p, six, n_items)
+        to_criterion, to_item, synced = run_six(p, six, n_items)
     print(f"\nLabel page latency in Chromium (headless), HANNA stories, {n_items} items with six criteria")
     print(f"{'workload':<44}{'n':>5}{'median':>10}{'p95':>9}{'max':>9}{'ratio med':>10}{'p95':>9}")
     print(row("baseline: one criterion, key -> next item", base, None))
     print(row("six criteria: key -> next criterion", to_criterion, base))
     print(row("six criteria: Enter -> next item", to_item, base))
+    print(row("  (key -> draft drawn by the server, background)", synced, base))
     p95_c, p95_i = float(np.percentile(to_criterion, 95)), float(np.percentile(to_item, 95))
     print(f"aim p95 < 150 ms (next criterion): {'met' if p95_c < 150 else 'NOT met'} ({p95_c:.0f} ms); "
           f"p95 < 250 ms (next item): {'met' if p95_i < 250 else 'NOT met'} ({p95_i:.0f} ms)")

@@ -8,19 +8,25 @@ only while its trigger has the named answer; Enter submits the item once nothing
 missing, and a hint names what is. The draft lives in session state per item and nothing is
 stored until the item is submitted, in one transaction (labelgate.labeling.submit_item).
 
-The column is a fragment of its own inside the page's labeling loop, so a key that answers a
-criterion reruns only this column (no database read); submitting reruns the loop for the next item.
+In the browser the draft is held by the key helper (labelgate/ui/label_keys.py): a key, a click on
+a criterion's button, Tab and Shift+Tab answer and move the frame there at once, and the draft comes
+back here as the helper's state (`from_browser`, taken when its sequence number is newer), which
+reruns only this column, in the background. The buttons and their callbacks below do the same on the
+server (AppTest, and a browser without the helper). The column is a fragment of its own inside the
+page's labeling loop; submitting reruns the loop for the next item.
 The rules (what is shown, where the focus goes, what is missing) are in labelgate.ui.label_form.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import uuid
 
 import streamlit as st
 
 from labelgate.ui import label_form as lf
-from labelgate.ui.label_keys import label_keys
+from labelgate.ui.label_keys import browser_draft, label_keys
 from labelgate.ui.widgets import plain
 
 LOOP_FRAGMENT = "label_loop"   # the page's labeling loop (pages/label.py): rerun for the next item
@@ -35,6 +41,14 @@ def _draft_key(item) -> str:
 
 def _focus_key(item) -> str:
     return f"label_focus_{item.item_id}"
+
+
+def _visit_key(item) -> str:
+    return f"label_visit_{item.item_id}"
+
+
+def _seq_key(item) -> str:
+    return f"label_seq_{item.item_id}"
 
 
 def why_key(i: int, item) -> str:
@@ -71,11 +85,62 @@ def focus(task, item) -> str:
 
 def forget(task, item) -> None:
     """Drop the item's draft (after it is stored, skipped or flagged)."""
-    for key in (_draft_key(item), _focus_key(item)):
+    for key in (_draft_key(item), _focus_key(item), _visit_key(item), _seq_key(item)):
         st.session_state.pop(key, None)
     for i in range(len(task.criteria)):
         st.session_state.pop(why_key(i, item), None)
         st.session_state.pop(value_key(i, item), None)
+
+
+def from_browser(task, item) -> None:
+    """Take the draft the browser sent, when it is of this item's visit (an item undone and shown
+    again is a new visit) and newer than the last one taken. Its answers are checked like clicks:
+    a known criterion, one of its buttons, shown; a number typed stays the server's."""
+    got = browser_draft()
+    visit = st.session_state.get(_visit_key(item))
+    if got is None or visit is None or got.get("item") != item.item_id or got.get("visit") != visit:
+        return
+    seq = got.get("seq")
+    if not isinstance(seq, int) or seq <= st.session_state.get(_seq_key(item), 0):
+        return
+    st.session_state[_seq_key(item)] = seq
+    raw = got.get("answers") if isinstance(got.get("answers"), dict) else {}
+    before = draft(item)
+    answers = {}
+    for c in task.criteria:
+        if c.kind == "continuous":
+            if c.name in before:
+                answers[c.name] = before[c.name]
+            continue
+        allowed = {lf.canonical_value(c, shown, item.shown_order) for shown, _t, _k in lf.answer_options(c)}
+        if raw.get(c.name) in allowed:
+            answers[c.name] = raw[c.name]
+    shown = {c.name for c in lf.shown_criteria(task.criteria, answers)}
+    st.session_state[_draft_key(item)] = {k: v for k, v in answers.items() if k in shown}
+    if got.get("focus") in shown:
+        st.session_state[_focus_key(item)] = got["focus"]
+
+
+def _criteria_spec(task) -> list[dict]:
+    """The task's criteria as the browser's draft needs them (the rules of label_form)."""
+    out = []
+    for c in task.criteria:
+        show_if = None
+        if c.show_if:
+            wanted = c.show_if["in"] if "in" in c.show_if else [c.show_if["equals"]]
+            show_if = {"criterion": c.show_if["criterion"], "in": [str(v) for v in wanted]}
+        options = [] if c.kind == "continuous" else [[shown, key] for shown, _t, key in lf.answer_options(c)]
+        out.append({"name": c.name, "kind": c.kind, "required": bool(c.required), "rationale": c.rationale,
+                    "show_if": show_if, "options": options})
+    return out
+
+
+def browser_form(task, item, answers: dict, focused: str, why: dict) -> dict:
+    """What the key helper needs to hold the item's draft in the browser."""
+    visit = st.session_state.setdefault(_visit_key(item), uuid.uuid4().hex)
+    return {"item": item.item_id, "visit": visit, "seq": st.session_state.get(_seq_key(item), 0),
+            "order": item.shown_order or "12", "answers": answers, "focus": focused,
+            "why": [name for name, text in why.items() if (text or "").strip()], "criteria": _criteria_spec(task)}
 
 
 def _set(task, item, name: str, value: str | None) -> None:
@@ -86,6 +151,7 @@ def _set(task, item, name: str, value: str | None) -> None:
 
 def press(task, item, name: str, shown: str) -> None:
     """A criterion's button clicked: answer that criterion."""
+    from_browser(task, item)
     criterion = task.criteria[task.criterion_names.index(name)]
     _set(task, item, name, lf.canonical_value(criterion, shown, item.shown_order))
 
@@ -94,6 +160,7 @@ def press_key(task, item, key: str) -> None:
     """A key pressed: it answers the criterion focused *now* (a second key pressed before the
     page redrew answers the next criterion, not the previous one again); a key the focused
     criterion does not use does nothing."""
+    from_browser(task, item)
     name = focus(task, item)
     criterion = task.criteria[task.criterion_names.index(name)]
     for shown, _text, k in lf.answer_options(criterion):
@@ -113,12 +180,14 @@ def answer_keys(task) -> list[str]:
 
 def typed_value(task, item, i: int) -> None:
     """A continuous criterion's number committed (Enter or leaving the field)."""
+    from_browser(task, item)
     value = st.session_state.get(value_key(i, item))
     _set(task, item, task.criteria[i].name, None if value is None else repr(float(value)))
 
 
 def wrote_why(task, item, i: int) -> None:
     """A rationale committed: once the required one is written, the keys move on."""
+    from_browser(task, item)
     name = task.criteria[i].name
     if name in draft(item) and st.session_state.get(_focus_key(item)) == name:
         st.session_state[_focus_key(item)] = lf.focus_after_answer(task.criteria, draft(item),
@@ -126,11 +195,13 @@ def wrote_why(task, item, i: int) -> None:
 
 
 def move(task, item, step: int) -> None:
+    from_browser(task, item)
     st.session_state[_focus_key(item)] = lf.moved_focus(task.criteria, draft(item), focus(task, item), step)
 
 
 def submit(task, item, store) -> None:
     """Enter: store every answer of the item at once, or say what is missing and go there."""
+    from_browser(task, item)
     answers, why = draft(item), rationales(task, item)
     missing = lf.missing(task.criteria, answers, why)
     if missing:
@@ -170,8 +241,9 @@ def _caret(task, item, focused: str, answers: dict, why: dict) -> str:
 
 def _criterion(task, item, i: int, c, focused: bool, answers: dict) -> None:
     chosen = lf.shown_value(c, answers.get(c.name), item.shown_order)
-    # the same key whether focused or not (a key change would redraw the whole box): the focus is
-    # a marker at its end, which the frame's CSS looks for (label_keys)
+    # the same key whether focused or not (a key change would redraw the whole box): the frame is
+    # drawn by the key helper's style sheet on this key's class (label_keys); the mark at its end
+    # tells screen readers
     with st.container(border=True, gap="xsmall", key=f"label_crit_{i}"):
         head = f"**{plain(c.name)}**"
         if not c.required:
@@ -211,12 +283,15 @@ def criteria_form(task, item, store, on_keys, keys_dialog) -> None:
     stored or already was, so the draft can go); "?" calls `on_keys`, which asks for
     `keys_dialog(task)` (the list of keys) at this fragment's next run.
     """
+    from_browser(task, item)
     answers, why = draft(item), rationales(task, item)
     focused = focus(task, item)
     shown = lf.shown_criteria(task.criteria, answers)
     missing = lf.missing(task.criteria, answers, why)
     label_keys(item.item_id, on_keys=on_keys, caret=_caret(task, item, focused, answers, why), focus=focused,
-               to_submit=not missing or focused == shown[-1].name)
+               to_submit=not missing or focused == shown[-1].name,
+               form=browser_form(task, item, answers, focused, why),
+               on_draft=functools.partial(from_browser, task, item))
     if st.session_state.pop(SHOW_KEYS, False):
         keys_dialog(task)
     notice = st.session_state.pop(FORM_NOTICE, None)

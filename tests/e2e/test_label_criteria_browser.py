@@ -115,6 +115,12 @@ def test_an_expert_answers_six_criteria_with_keys_reloads_and_resumes(hanna_serv
         press(pg, "4", focus_on="complexity")
         press(pg, "5")
         wait_chosen(pg, "complexity", "5")
+        # a click answers too (in the browser, like a key): engagement 2, then back to 4
+        engagement = pg.locator(".st-key-label_crit_5")
+        engagement.get_by_role("button", name="2", exact=True).click()
+        wait_chosen(pg, "engagement", "2")
+        engagement.get_by_role("button", name="4", exact=True).click()
+        wait_chosen(pg, "engagement", "4")
         pg.screenshot(path=str(ARTIFACTS / "label_criteria_story_1.png"))
         expected[item] = {"relevance": ("3", None), "coherence": ("4", "4 5 Tab Enter: keys type here"),
                           "empathy": ("2", None), "surprise": ("1", None), "engagement": ("4", None),
