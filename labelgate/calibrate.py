@@ -364,10 +364,13 @@ class CvEffect:
     after: float
 
     @property
-    def worse(self) -> bool:
+    def higher_better(self) -> bool:
         # agreement is higher-better; every other metric here (MAE, RMSE, ECE, share error) an error
-        higher_better = "agreement" in self.metric
-        return self.after < self.before if higher_better else abs(self.after) > abs(self.before)
+        return "agreement" in self.metric
+
+    @property
+    def worse(self) -> bool:
+        return self.after < self.before if self.higher_better else abs(self.after) > abs(self.before)
 
     def describe(self) -> str:
         return (f"cross-validated {self.metric} {self.before:.4f} → {self.after:.4f}"
@@ -383,12 +386,22 @@ def cv_effect(cv: pd.DataFrame | list[dict] | None) -> CvEffect | None:
     return CvEffect(str(r["metric"]), float(r["before"]), float(r["after"]))
 
 
+def cv_agreement_drops(cv: pd.DataFrame | list[dict] | None) -> list[CvEffect]:
+    """The agreement metrics the correction lowers, cross-validated, besides the headline row: a correction
+    judged better by its error (MAE) can still agree less often with the gold (exact agreement after rounding)."""
+    rows = cv.to_dict("records") if isinstance(cv, pd.DataFrame) else (cv or [])
+    effects = [CvEffect(str(r["metric"]), float(r["before"]), float(r["after"])) for r in rows[1:]]
+    return [e for e in effects if e.higher_better and e.worse]
+
+
 def describe_correction(corr: dict) -> str:
     """A saved correction in words: method, the gold it was fitted on, its cross-validated effect."""
     effect = cv_effect(corr.get("cv_metrics"))
     return (f"{CORRECTION_LABELS.get(corr['method'], corr['method'])}, fitted on {int(corr['n_fit'])} items of gold "
             f"{corr['gold_version']} by {corr['created_by']}; "
-            + (effect.describe() if effect else "not cross-validated") + f" (correction #{corr['correction_id']})")
+            + (effect.describe() if effect else "not cross-validated")
+            + "".join(f", {d.describe()}" for d in cv_agreement_drops(corr.get("cv_metrics")))
+            + f" (correction #{corr['correction_id']})")
 
 
 def correction_methods_of(task: Task) -> list[str]:

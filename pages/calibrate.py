@@ -144,6 +144,7 @@ def on_save_correction(task_name: str, criterion: str | None, name: str, version
         S["cal_message"] = ("error", f"Not saved: the correction makes the {effect.describe()}. Tick “Save it "
                                      "although it is worse” to keep it anyway.")
         return
+    drops = cal.cv_agreement_drops(cv)
     cid = save_correction(db, task_id=task.task_id, labeler=name, labeler_version=version, method=method,
                           params=params, gold_version=gold_version, n_fit=int(data.pairs["item_id"].nunique()),
                           cv_metrics=cv.to_dict("records"), created_by=user.name, gold_release=release,
@@ -151,7 +152,8 @@ def on_save_correction(task_name: str, criterion: str | None, name: str, version
     saved_correction.clear()
     S["cal_message"] = ("success", f"Saved correction #{cid} ({cal.CORRECTION_LABELS[method]}) of {name} "
                                    f"version {version}, fitted on {gold.name} (gold version {gold_version})"
-                                   + (f"; {effect.describe()}." if effect else "."))
+                                   + (f"; {effect.describe()}" if effect else "")
+                                   + "".join(f"; {d.describe()}" for d in drops) + ".")
     S[confirm_key(name, method)] = False
 
 
@@ -430,6 +432,10 @@ with tab_corr:
         if effect is not None and effect.worse:
             st.warning(f"This correction makes the {effect.describe()}.", icon=":material/trending_down:")
             st.checkbox("Save it although it is worse", key=confirm_key(focus, method))
+        for drop in cal.cv_agreement_drops(cv):  # judged better by its error, it can still agree less often
+            st.warning(f"Agreement gets worse with this correction: {drop.describe()}"
+                       + (f", although the {effect.describe()}." if effect is not None and not effect.worse else "."),
+                       icon=":material/trending_down:")
         st.button("Save this correction", type="primary", key="cal_save", icon=":material/save:",
                   on_click=on_save_correction,
                   args=(task_name, criterion, focus, data.version, gold.version, release, method, covariates))

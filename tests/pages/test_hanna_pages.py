@@ -194,3 +194,35 @@ def test_the_export_tab_exports_the_criterion_picked(app_for, demo_db, downloads
     assert len(human) == 136  # empathy's gold items (the others are in dispute)
     assert np.allclose(human["human_mean"], means["empathy"].loc[human.index], atol=1e-12)
     assert not np.allclose(human["human_mean"], means["relevance"].loc[human.index])
+
+
+def test_calibrate_warns_beside_save_when_a_correction_better_by_mae_agrees_less_often(app_for, demo_db):
+    # coherence, Beluga-13B, linear: the cross-validated MAE falls but exact agreement falls too
+    from labelgate import calibrate as cal
+    from labelgate.gold import load_gold
+    from labelgate.store.tasks import get_task
+
+    view = get_task(demo_db, "hanna-stories").criterion("coherence")
+    refs = cal.labeler_refs(demo_db, view).set_index("name")
+    data = cal.load_labeler(demo_db, view, load_gold(demo_db, view), "Beluga-13B", refs.loc["Beluga-13B", "version"],
+                            "llama", n_resamples=50)
+    cv = cal.cross_validate(view, data.pairs, "linear", items=cal.item_frame(demo_db, view)).set_index("metric")
+    mae, agree = cv.loc["MAE"], cv.loc["exact agreement (rounded)"]
+    assert mae["after"] < mae["before"] and agree["after"] < agree["before"]
+
+    at = app_for("engineer")
+    at.switch_page("pages/calibrate.py").run()
+    at.selectbox(key="cal_criterion_hanna-stories").select("coherence").run()
+    at.segmented_control(key="cal_focus_hanna-stories").set_value("Beluga-13B").run()
+    assert at.selectbox(key="cal_method").value == "linear"
+    assert not at.exception, at.exception
+    warned = [w.value for w in at.warning if w.value.startswith("Agreement gets worse with this correction")]
+    assert warned == [f"Agreement gets worse with this correction: cross-validated exact agreement (rounded) "
+                      f"{agree['before']:.4f} → {agree['after']:.4f} (worse), although the cross-validated MAE "
+                      f"{mae['before']:.4f} → {mae['after']:.4f} (better)."]
+    at.button(key="cal_save").click().run()  # a warning, not a refusal: it saves, and says so again
+    saved = [s.value for s in at.success if s.value.startswith("Saved correction #1")]
+    assert len(saved) == 1 and f"exact agreement (rounded) {agree['before']:.4f} → {agree['after']:.4f}" in saved[0]
+    with demo_db.connect() as con:
+        assert con.execute("SELECT labeler, method, criterion FROM corrections").fetchall() == [
+            ("Beluga-13B", "linear", "coherence")]
