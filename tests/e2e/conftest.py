@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.e2e.harness import ARTIFACTS, CHROMIUM, IDLE, Server, launch_chromium, log_in, wait_idle
+from tests.e2e.harness import ARTIFACTS, CHROMIUM, IDLE, Server, launch_chromium, log_in, new_page, wait_idle
 
 __all__ = ["CHROMIUM", "IDLE", "Server", "log_in", "wait_idle"]
 
@@ -34,11 +34,8 @@ def server(tmp_path, demo_template):
 
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    # a generous deadline for every wait: 8 developers share 2 cores here, and so may a CI runner
-    pg.set_default_timeout(120_000)
+    pg = new_page(browser)  # a generous deadline for every wait (harness.TIMEOUT_MS): 2 shared cores
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    context.close()
+    pg.context.close()

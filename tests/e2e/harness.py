@@ -16,6 +16,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ARTIFACTS = ROOT / "test-artifacts"
+# Every wait's deadline, for pages (new_page, the `page` fixture) and for `expect(...)` (whose own default is 5 s):
+# generous, since a first page run took several seconds on a loaded 2-core CI runner. Never a timing assertion:
+# a wait returns as soon as what it waits for is on the page.
+TIMEOUT_MS = 120_000
+SESSION_PATH = "/_labelgate/session"   # labelgate.ui.server.SESSION_PATH: where a login sets the session cookie
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -57,10 +62,21 @@ class Server:
                 self.proc.wait()
 
 
-def launch_chromium(playwright):
+def launch_chromium(playwright, extra_args: tuple = ()):
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (make test does this)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + list(extra_args))
+
+
+def new_page(browser, width: int = 1400, height: int = 1000, **context_args):
+    """A page in a context of its own (a user of their own), every wait in it allowed TIMEOUT_MS;
+    `page.context.close()` ends it."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_args)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
 
 
 # The page is idle when its script is not running AND nothing the page sent is still unanswered. The script
@@ -105,11 +121,42 @@ def wait_idle(pg) -> None:
     pg.wait_for_function(QUIET_JS, polling=25)
 
 
+# The page a login opens has drawn its main content: the login form is gone, the page's title (or, for a
+# page the role may not open, its message) is there, and nothing left of an earlier run is still shown.
+DRAWN_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main || main.querySelector('[data-stale="true"]')) return false;
+  if ([...main.querySelectorAll('button')].some(b => b.innerText.trim() === 'Log in')) return false;
+  return main.querySelector('h1, [data-testid="stAlert"]') !== null;
+}"""
+
+
 def log_in(pg, url: str, name: str, password: str) -> None:
+    """Log in on the login page at `url`; returns once the page it opens is drawn and idle, and the
+    session cookie is set (a reload or a new tab then signs in again)."""
+    from playwright.sync_api import expect
+
     pg.goto(url)
     wait_idle(pg)
-    pg.get_by_label("User name").fill(name)
-    pg.get_by_role("textbox", name="Password").fill(password)
-    pg.get_by_role("button", name="Log in").click()
-    pg.wait_for_selector('[data-testid="stSidebar"]')
+    user, secret = pg.get_by_label("User name"), pg.get_by_role("textbox", name="Password")
+    user.fill(name)
+    secret.fill(password)
+    expect(user).to_have_value(name)
+    expect(secret).to_have_value(password)
+    sidebar = pg.locator('[data-testid="stSidebar"]')  # drawn by the run after the login's rerun only
+    # the run after a login has the browser POST a ticket for the HttpOnly cookie (labelgate.ui.session)
+    with pg.expect_request_finished(lambda r: r.method == "POST" and r.url.endswith(SESSION_PATH)):
+        pg.get_by_role("button", name="Log in").click()
+        refused = pg.locator('[data-testid="stMain"] [data-testid="stAlert"]')  # said under the form
+        sidebar.or_(refused).first.wait_for()
+        if not sidebar.count():
+            raise AssertionError(f"the login of {name} was refused: {refused.first.inner_text()}")
+    pg.wait_for_function(DRAWN_JS, polling=25)
     wait_idle(pg)
+
+
+def wait_keys(pg) -> None:
+    """Wait until the Label page's key helper (labelgate/ui/label_keys.py) is mounted: it loads after the
+    page's run, and until then Escape, "?" and leaving the task picker do nothing (the answer keys are
+    Streamlit's own button shortcuts and work without it)."""
+    pg.wait_for_selector(".labelgate-key-hint", state="attached")
