@@ -405,3 +405,15 @@ def test_a_lead_sets_an_experts_tags_beside_the_routing_and_an_engineer_cannot(a
     assert user_tags(demo_db) == {"expert2": ["code", "legal"]}
     engineer = app_for("engineer", page=PAGE)
     assert not [b for b in engineer.button if b.label == "Save tags"]
+
+
+def test_the_task_table_is_a_static_table_with_counts_as_people_read_them(app_for, demo_db):
+    # drawn with the page (the interactive grid's first draw in a browser took ~3 s), counts with separators
+    add_items(demo_db, get_task(demo_db, "mt-bench"), [f"x{i}" for i in range(900)])
+    at = app_for("engineer", page=PAGE)
+    (table,) = [t.value for t in at.table if "experts per item" in t.value.columns]
+    row = table.set_index("task").loc["mt-bench"]
+    assert list(table.columns) == ["task", "kind", "labels", "items", "calibration set", "fully labeled",
+                                   "anchor set", "experts per item", "revision"]
+    assert (row["kind"], row["items"], row["calibration set"], row["anchor set"]) == ("pairwise", "1,100", "200", "0")
+    assert not [d for d in at.dataframe if "experts per item" in d.value.columns]
