@@ -193,6 +193,18 @@ def record_evidence(db: Database, task: Task, report: StudentReport, *, user: Us
         report=report.to_dict(), created_by=user.name)
 
 
+def default_arms(db: Database, task: Task, labeler: str, version: str) -> tuple[str, ...]:
+    """Every arm, less the confidence filter when the labeler gives it nothing to rank by (no stated
+    confidence, one sample per item): the preview would leave it out and say so."""
+    llm = llm_items(db, task.task_id, labeler, version, kind=task.kind)
+    if pd.to_numeric(llm["confidence"], errors="coerce").notna().any():
+        return DEFAULT_ARMS
+    j = gold_store.llm_judgments(db, task.task_id, labelers=[(labeler, version)], criterion=task.criterion_name)
+    if not j.empty and j.groupby("item_id").size().max() >= 2:
+        return DEFAULT_ARMS
+    return tuple(a for a in DEFAULT_ARMS if a != "confidence_filter")
+
+
 def _keep_score(db: Database, task: Task, labeler: str, version: str, ids: pd.Series,
                 llm: pd.DataFrame) -> tuple[np.ndarray | None, str]:
     """Per item: the labeler's mean confidence, else minus its sample entropy, else None."""

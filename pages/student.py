@@ -26,6 +26,17 @@ def task_state(task_name: str):
     return task, cal.load_task_gold(db, task).version, cal.labeler_refs(db, task)
 
 
+@st.cache_data(ttl=60, max_entries=32, show_spinner=False)
+def arms_for(task_name: str, labeler: str, version: str) -> tuple[str, ...]:
+    return stu.default_arms(db, get_task(db, task_name), labeler, version)
+
+
+def use_default_arms(task_name: str, labeler: str, version: str) -> None:
+    """The labeler's arms: the confidence filter only when it has a confidence or samples to rank by."""
+    S["stu_arms"] = list(arms_for(task_name, labeler, version))
+    S["stu_arms_for"] = (task_name, labeler)
+
+
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def preview(task_name: str, labeler: str, version: str, gold_version: str, arms: tuple, seeds: int,
             retention: float) -> stu.StudentReport | str:
@@ -103,18 +114,25 @@ if refs.empty:
     st.info(f"Task {plain(task_name)} has no labelers yet.")
     st.stop()
 
+versions = dict(zip(refs["name"], refs["version"], strict=True))
+# outside the form: the arms offered by default follow the labeler picked
+labeler = st.selectbox("Labeler", list(refs["name"]), key="stu_labeler")
+if S.get("stu_arms_for") != (task_name, labeler):
+    use_default_arms(task_name, labeler, versions[labeler])
 with st.form("stu_form", border=True):
-    c1, c2, c3 = st.columns([2, 1, 1])
-    labeler = c1.selectbox("Labeler", list(refs["name"]), key="stu_labeler")
+    c2, c3 = st.columns(2)
     seeds = c2.number_input("Students per arm and fold (seeds)", min_value=2, max_value=10, value=5, key="stu_seeds")
     retention = c3.slider("Filters keep", min_value=0.5, max_value=0.95, value=stu.DEFAULT_RETENTION, step=0.05,
                           format="%.2f", key="stu_retention",
                           help="Share of the labeler's rows the confidence and error-predictor filters keep: "
                                "both at the same retention, so they are compared at equal cost.")
-    arms = st.multiselect("Label sources (arms)", list(stu.ARMS), default=list(stu.ARMS), key="stu_arms",
+    arms = st.multiselect("Label sources (arms)", list(stu.ARMS), key="stu_arms",
                           format_func=lambda k: stu.ARM_TITLES[k],
                           help="Gold (the reference) and the labeler's labels on all items always run. "
                                + " ".join(f"{stu.ARM_TITLES[k]}: {v}." for k, v in stu.ARMS.items()))
+    if "confidence_filter" not in arms_for(task_name, labeler, versions[labeler]):
+        st.caption(f"The confidence filter is not chosen: {plain(labeler)} states no confidence and gave one "
+                   "sample per item, so there is nothing to filter by.")
     run = st.form_submit_button("Run the preview", type="primary")
 if run:
     S["stu_request"] = (task_name, labeler, int(seeds), float(retention), tuple(arms))
@@ -124,7 +142,6 @@ if not request or request[0] != task_name:
     st.info("Choose a labeler and run the preview: about half a minute for 1,000 items with 5 seeds.")
     st.stop()
 _, labeler, seeds, retention, arms = request
-versions = dict(zip(refs["name"], refs["version"], strict=True))
 if labeler not in versions:
     st.info(f"{plain(labeler)} is no longer a labeler of {plain(task_name)}.")
     st.stop()

@@ -26,6 +26,7 @@ def test_engineer_previews_a_student_on_the_uk_acts_demo(browser, tmp_path):
         wait_idle(pg)
         pg.get_by_label("Labeler", exact=True).click()
         pg.get_by_role("option", name="GPT-4o (2024-11-20)").click()
+        wait_idle(pg)  # the labeler is outside the form: its pick reruns the page (the arms follow it)
         pg.get_by_role("button", name="Run the preview").click()
         pg.get_by_text("Students by label source").wait_for()
         wait_idle(pg)
