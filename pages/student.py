@@ -122,10 +122,12 @@ if S.get("stu_arms_for") != (task_name, labeler):
 with st.form("stu_form", border=True):
     c2, c3 = st.columns(2)
     seeds = c2.number_input("Students per arm and fold (seeds)", min_value=2, max_value=10, value=5, key="stu_seeds")
-    retention = c3.slider("Filters keep", min_value=0.5, max_value=0.95, value=stu.DEFAULT_RETENTION, step=0.05,
-                          format="%.2f", key="stu_retention",
-                          help="Share of the labeler's rows the confidence and error-predictor filters keep: "
-                               "both at the same retention, so they are compared at equal cost.")
+    # a share as people read it (80%, as the README and the findings write it), not 0.80
+    keep = c3.slider("Filters keep", min_value=50, max_value=95, value=round(stu.DEFAULT_RETENTION * 100), step=5,
+                     format="%d%%", key="stu_retention",
+                     help="Share of the labeler's rows the confidence and error-predictor filters keep: "
+                          "both at the same retention, so they are compared at equal cost.")
+    retention = keep / 100
     arms = st.multiselect("Label sources (arms)", list(stu.ARMS), key="stu_arms",
                           format_func=lambda k: stu.ARM_TITLES[k],
                           help="Gold (the reference) and the labeler's labels on all items always run. "
@@ -157,7 +159,7 @@ for line in report.findings:
     st.markdown("- " + plain(line))
 st.caption(f"{p.n_eval:,} gold items, each scored by students that never trained on its fold ({p.n_folds} folds, "
            f"the same for every arm); {p.n_seeds} students per arm and fold, each on a bootstrap resample of the "
-           f"training rows. Minority class: '{plain(p.minority)}'. Gold version {report.gold_version}, "
+           f"training rows; the filters keep {retention:.0%} of the labeler's rows. Minority class: '{plain(p.minority)}'. Gold version {report.gold_version}, "
            f"labeler version {report.labeler_version}.")
 recorded = student_store.latest_preview(db, task.task_id, labeler)
 same = recorded is not None and (recorded["labeler_version"], recorded["gold_version"]) == \

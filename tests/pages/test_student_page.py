@@ -61,3 +61,12 @@ def test_the_default_arms_leave_out_the_confidence_filter_the_labeler_cannot_hav
     assert at.multiselect(key="stu_arms").value == ["gold", "llm_gold_items", "llm_all", "mix", "error_filter"]
     assert any(c.value.startswith("The confidence filter is not chosen: GPT-4o (2024-11-20) states no confidence")
                for c in at.caption)
+
+
+def test_the_filters_share_reads_as_a_percentage(student_app):
+    # "Filters keep 80%", as the README and the findings write shares, not 0.80
+    at = student_app("engineer", page="pages/student.py", timeout=120)
+    at.selectbox(key="stu_task").select(CAP_TASK).run()
+    slider = at.slider(key="stu_retention")
+    assert (slider.label, slider.value, slider.min, slider.max) == ("Filters keep", 80, 50, 95)
+    assert slider.proto.format == "%d%%"
