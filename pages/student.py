@@ -159,8 +159,8 @@ for line in report.findings:
     st.markdown("- " + plain(line))
 st.caption(f"{p.n_eval:,} gold items, each scored by students that never trained on its fold ({p.n_folds} folds, "
            f"the same for every arm); {p.n_seeds} students per arm and fold, each on a bootstrap resample of the "
-           f"training rows; the filters keep {retention:.0%} of the labeler's rows. Minority class: '{plain(p.minority)}'. Gold version {report.gold_version}, "
-           f"labeler version {report.labeler_version}.")
+           f"training rows; the filters keep {retention:.0%} of the labeler's rows. Minority class: "
+           f"'{plain(p.minority)}'. Gold version {report.gold_version}, labeler version {report.labeler_version}.")
 recorded = student_store.latest_preview(db, task.task_id, labeler)
 same = recorded is not None and (recorded["labeler_version"], recorded["gold_version"]) == \
     (report.labeler_version, report.gold_version)
