@@ -118,9 +118,14 @@ with st.container(border=True):
     st.caption("A disabled user cannot log in; everything they labeled stays.")
     others = [u for u in users if u.name != admin.name]
     if others:
-        name = st.selectbox("User", [u.name for u in others], key="admin_toggle_user")
-        active = next(u.active for u in others if u.name == name)
-        st.button("Disable" if active else "Enable", on_click=toggle, args=(name, not active))
+        # nobody preselected: disabling a login is chosen, never the first name of a list
+        name = st.selectbox("User", [u.name for u in others], index=None, placeholder="Choose a user",
+                            key="admin_toggle_user")
+        if name is None:
+            st.button("Disable", disabled=True, help="Choose a user first.")
+        else:
+            active = next(u.active for u in others if u.name == name)
+            st.button("Disable" if active else "Enable", on_click=toggle, args=(name, not active))
         show_message("admin_toggle_message")
 
 with st.container(border=True):

@@ -74,3 +74,17 @@ def test_the_admin_sets_expertise_tags_and_bad_tags_change_nothing(app_for, demo
     click(at, "Save tags")
     assert "expertise tags: 'medical!' is not a tag" in at.error[0].value
     assert user_tags(demo_db) == {"expert2": ["code", "legal"]}
+
+
+def test_the_disable_picker_preselects_nobody_and_disable_waits_for_a_choice(app_for, demo_db):
+    # the other pickers show a user at once; disabling a login must be chosen, never the list's first name
+    at = app_for("admin")
+    picker = at.selectbox(key="admin_toggle_user")
+    assert picker.value is None and picker.placeholder == "Choose a user"
+    (button,) = [b for b in at.button if b.label == "Disable"]
+    assert button.disabled
+    with demo_db.connect() as con:
+        assert con.execute("SELECT count(*) FROM users WHERE NOT active").fetchone() == (0,)
+    picker.select("engineer").run()
+    (button,) = [b for b in at.button if b.label == "Disable"]
+    assert not button.disabled
