@@ -236,7 +236,9 @@ def render(task, gold, refs, task_name: str, criterion: str | None, release: int
             "Cost per item": dollars(r["cost_per_item_usd"]),
             "Latency per item": "–" if r["latency_ms_per_item"] is None
             else f"{fmt.number(r['latency_ms_per_item'] / 1000, 2)} s",
-            "Pareto front": "yes" if r["pareto"] else "no"} for r in sbs["variants"]]))
+            # imported labels have no cost: whether they are on the cost front is unknown, not "no"
+            "Pareto front": "no cost data" if r["cost_per_item_usd"] is None else "yes" if r["pareto"] else "no"}
+            for r in sbs["variants"]]))
         others = [r for r in sbs["variants"] if "versus_baseline" in r]
         if others:
             st.caption(f"Paired differences against {plain(baseline)} (labeler minus baseline, on the dev items "

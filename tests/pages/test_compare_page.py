@@ -122,6 +122,7 @@ def test_the_alignment_lab_puts_labelers_side_by_side_on_dev_against_a_baseline(
     assert main.loc["GPT-4", "Accuracy"] == f"{acc['estimate']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}]"
     assert main.loc["GPT-4", "Dev items labeled"] == str(ref["GPT-4"]["n_items"]) == "80"
     assert main.loc["GPT-4", "Cost per item"] == "–"          # imported labels: no calls, no cost
+    assert (main["Pareto front"] == "no cost data").all()     # unknown, not a false "no"
     diff = shown("McNemar p (accuracy)")
     assert list(diff.index) == ["ChatGPT", "GPT-4"]           # the baseline is not compared with itself
     d = ref["ChatGPT"]["versus_baseline"]["metrics"]["accuracy"]
