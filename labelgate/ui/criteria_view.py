@@ -256,16 +256,18 @@ def _criterion(task, item, i: int, c, focused: bool, answers: dict) -> None:
             st.number_input(f"Value ({lo:g} to {hi:g})", min_value=float(lo), max_value=float(hi), value=None,
                             key=value_key(i, item), on_change=typed_value, args=(task, item, i))
         else:
-            row = st.container(horizontal=True, gap="small")
+            # the buttons, and the words at the scale's ends beside them (one row: six criteria fit
+            # a 900 px window beside the item)
+            row = st.container(horizontal=True, gap="small", vertical_alignment="center")
             for shown, text, key in lf.answer_options(c):
                 label = text if key is None or key == text else f"{key.upper()} · {text}"
                 row.button(plain(label), key=button_key(i, shown, item),
                            type="primary" if shown == chosen else "secondary", on_click=press,
                            args=(task, item, c.name, shown))
-        anchors = c.spec.get("anchors", {}) if c.kind == "ordinal" else {}
-        if anchors:
-            points = sorted(anchors.items(), key=lambda kv: int(kv[0]))
-            st.caption(" · ".join(f"{plain(k)} = {plain(v)}" for k, v in points))
+            anchors = c.spec.get("anchors", {}) if c.kind == "ordinal" else {}
+            if anchors:
+                points = sorted(anchors.items(), key=lambda kv: int(kv[0]))
+                row.caption(" · ".join(f"{plain(k)} = {plain(v)}" for k, v in points))
         if c.rationale != "off" and c.name in answers:
             label = "Why (required)" if c.rationale == "required" else "Why (optional)"
             st.text_input(label, key=why_key(i, item), placeholder="Esc or Enter leaves the field",

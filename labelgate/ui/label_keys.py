@@ -424,9 +424,27 @@ _CSS = """
 .st-key-label_key_buttons {
   display: none;
 }
-/* several criteria: compact boxes, so that six fit beside the item */
+/* the Label page starts higher (Streamlit leaves 6rem above the title), so that the answers fit */
+[data-testid="stMainBlockContainer"] {
+  padding-top: 3.5rem;
+}
+/* several criteria: compact boxes, so that six fit beside the item in a 900 px window */
 [class*="st-key-label_crit_"] {
-  padding: 0.5rem 0.75rem;
+  padding: 0.4rem 0.75rem;
+}
+[class*="st-key-label_crit_"] button {
+  min-height: 2rem;
+  padding: 0.1rem 0.7rem;
+}
+/* the words at the scale's ends beside the buttons, wrapped in what is left of the row */
+[class*="st-key-label_crit_"] [data-testid="stHorizontalBlock"]
+  > [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) {
+  flex: 1 1 6rem;
+  min-width: 6rem;
+  width: auto !important;
+}
+[class*="st-key-label_crit_"] [data-testid="stCaptionContainer"] {
+  line-height: 1.25;
 }
 /* the criterion that the keys answer, on a task with several criteria: framed by the style sheet that
    the component writes from the draft in the browser (paint); the mark is for screen readers */
