@@ -18,12 +18,19 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from qc import agreement as ag
 from qc.estimate import Estimate
-from qc.uncertainty import _CATEGORICAL, BATCHED_METRICS, METRICS, _check_level, _counts, _index_blocks
+from qc.uncertainty import (
+    _CATEGORICAL,
+    BATCHED_METRICS,
+    METRICS,
+    _check_level,
+    _counts,
+    _group_codes,
+    _index_blocks,
+)
 
 __all__ = ["paired_bootstrap_ci", "paired_bootstrap_cis", "mcnemar_test", "McNemarResult", "PAIRED_METRICS"]
 
@@ -113,16 +120,7 @@ def paired_bootstrap_cis(data, *, n_resamples=2000, level=0.95, seed=0, groups=N
     out = {}
     if not arms:
         return out
-    codes, n_units = None, n
-    if groups is not None:
-        g = ag._as_1d(groups, "groups")
-        if len(g) != n:
-            raise ValueError(f"groups must have length {n}, got {len(g)}")
-        ag._check_no_missing(g, "groups")
-        codes, uniques = pd.factorize(g)
-        n_units = len(uniques)
-        if n_units < 2:
-            raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {n_units}")
+    codes, n_units = _group_codes(groups, n)
     reps = {name: np.empty(n_resamples) for name in arms}
     k = max(st.get("k", 0) for _, st, _, _ in arms.values())
     gen = np.random.default_rng(seed)

@@ -357,6 +357,22 @@ def _make_rng(seed, rng) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _group_codes(groups, n: int) -> tuple[np.ndarray | None, int]:
+    """(codes, n_units) of a bootstrap's resampling units: each of the `n` items its own unit (codes None),
+    or with `groups` one unit per group, `codes[i]` the unit of item i. Raises ValueError for groups of
+    another length, missing groups, or fewer than 2 groups."""
+    if groups is None:
+        return None, n
+    g = ag._as_1d(groups, "groups")
+    if len(g) != n:
+        raise ValueError(f"y_true and groups have different lengths ({n} vs {len(g)})")
+    ag._check_no_missing(g, "groups")
+    codes, uniques = pd.factorize(g)
+    if len(uniques) < 2:
+        raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {len(uniques)}")
+    return codes, len(uniques)
+
+
 def _index_blocks(rng, n_units: int, n_resamples: int, row_bytes: int):
     """Yield row blocks of the (n_resamples, n_units) resample-index matrix."""
     rows = max(1, _CHUNK_BYTES // max(row_bytes, 1))
@@ -459,16 +475,7 @@ def bootstrap_distribution(
         raise ValueError(f"metric must be a callable or one of {sorted(METRICS)}, got {metric!r}")
     estimate = float(point_fn(a, b))
 
-    if groups is None:
-        group_codes, n_units = None, n
-    else:
-        g = ag._as_1d(groups, "groups")
-        ag._check_same_length(a, g, ("y_true", "groups"))
-        ag._check_no_missing(g, "groups")
-        group_codes, uniques = pd.factorize(g)
-        n_units = len(uniques)
-        if n_units < 2:
-            raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {n_units}")
+    group_codes, n_units = _group_codes(groups, n)
 
     reps = np.empty(n_resamples)
     done = 0
@@ -667,17 +674,7 @@ def bootstrap_cis(data, *, n_resamples=1000, level=0.95, seed=0, groups=None, ca
         fast[name] = (batched, state, estimate)
     if not fast:
         return out
-    if groups is None:
-        group_codes, n_units = None, n
-    else:
-        g = ag._as_1d(groups, "groups")
-        if len(g) != n:
-            raise ValueError(f"groups must have length {n}, got {len(g)}")
-        ag._check_no_missing(g, "groups")
-        group_codes, uniques = pd.factorize(g)
-        n_units = len(uniques)
-        if n_units < 2:
-            raise ValueError(f"a cluster bootstrap needs at least 2 groups, got {n_units}")
+    group_codes, n_units = _group_codes(groups, n)
     reps = {name: np.empty(n_resamples) for name in fast}
     k = max(st.get("k", 0) for _, st, _ in fast.values())
     row_bytes = 8 * (4 * n + n_units + k * k * 4)
