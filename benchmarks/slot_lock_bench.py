@@ -4,8 +4,9 @@
 
 What the Label page does per answer, without Streamlit or a browser: N_EXPERTS (default 20) threads share
 one `Database(linger=1.0)`, as the server's sessions do; each stores an answer to its item
-(`append_human_answer` with the task's slot policy) and gets its next one (`queue_snapshot`, which takes
-a slot), N_ANSWERS times (default 6) with no pause: the worst case for the task's in-process lock
+(`append_human_answer` with the task's slot policy, and the item to take next when the version has
+`then_take`) and gets its next one (`queue_snapshot`, which takes a slot unless the answer did),
+N_ANSWERS times (default 6) with no pause: the worst case for the task's in-process lock
 (labelgate.store.labels._in_turn). The same workload runs with `labelgate/store/labels.py` of this
 checkout and of `--base` (default main's previous commit, loaded from git), alternating for `--rounds`
 rounds (default 3) on fresh copies of the demo, so that both meet the same load of the shared machine.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import shutil
 import subprocess
 import sys
@@ -79,14 +81,18 @@ def run(labels, template: Path, folder: Path, n_experts: int, n_answers: int) ->
 
     labels._task_lock = lambda d, t: Timed(real_lock(d, t))
 
+    takes_next = "then_take" in inspect.signature(labels.append_human_answer).parameters
+
     def expert(name: str) -> None:
         try:
-            item = labels.queue_snapshot(db, task.task_id, name, policy)["item_id"]
+            snap = labels.queue_snapshot(db, task.task_id, name, policy)
             for i in range(n_answers):
                 t0 = time.monotonic()
-                labels.append_human_label(db, task_id=task.task_id, item_id=item, rater=name, status="label",
-                                          value="1" if i % 2 else "2", shown_order="12", slots=policy)
-                item = labels.queue_snapshot(db, task.task_id, name, policy)["item_id"]
+                more = {"then_take": snap.get("after")} if takes_next else {}
+                labels.append_human_answer(db, task_id=task.task_id, item_id=snap["item_id"], rater=name,
+                                           rows=[labels.AnswerRow("label", "label", "1" if i % 2 else "2")],
+                                           shown_order="12", slots=policy, **more)
+                snap = labels.queue_snapshot(db, task.task_id, name, policy)
                 with guard:
                     latency.append(time.monotonic() - t0)
         except Exception as exc:  # noqa: BLE001 - counted and printed

@@ -94,6 +94,7 @@ class QueueItem:
     done: int                 # answered so far by this expert
     total: int                # answered + still open to this expert
     round: int = 1            # 2: a blind retest of an item this expert labeled before
+    after: str | None = None  # the item to take a slot on when this one is answered (queue_snapshot's "after")
 
 
 def picked_for_retest(rater: str, item_id: str, share: float) -> bool:
@@ -168,7 +169,7 @@ def queue(db: Database, task: Task, rater: str, *, retest_share: float = RETEST_
                      task.others_may_label)
     order = shown_order(rater, item_id) if any(c.kind == "pairwise" for c in task.criteria) else None
     item = QueueItem(item_id, json.loads(snap["fields"]), order, snap["done"], snap["done"] + snap["open"],
-                     snap["round"])
+                     snap["round"], snap.get("after"))
     return Queue(item, snap["undoable"], snap["held_back"], tuple(snap["held_back_domains"]),
                  task.others_may_label)
 
@@ -179,7 +180,8 @@ def next_item(db: Database, task: Task, rater: str, **retest) -> QueueItem | Non
 
 
 def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",
-                  answer: str | None = None, comment: str | None = None, rationale: str | None = None) -> None:
+                  answer: str | None = None, comment: str | None = None, rationale: str | None = None,
+                  take_next: bool = False) -> None:
     """Store an expert's answer to a one-question task (a label, a skip or an ambiguity flag); durable
     when it returns. For a task of several criteria, `answer` answers the first one (see `submit_item`).
 
@@ -192,7 +194,7 @@ def submit_answer(db: Database, task: Task, rater: str, item: QueueItem, *, stat
     name = task.criterion_name
     submit_item(db, task, rater, item, status=status,
                 answers={name: answer} if status == "label" else None,
-                rationales={name: rationale} if rationale else None, comment=comment)
+                rationales={name: rationale} if rationale else None, comment=comment, take_next=take_next)
 
 
 class AnswerError(ValueError):
@@ -261,7 +263,8 @@ def check_item_answers(task: Task, answers: dict | None, rationales: dict | None
 
 
 def submit_item(db: Database, task: Task, rater: str, item: QueueItem, *, status: str = "label",
-                answers: dict | None = None, rationales: dict | None = None, comment: str | None = None) -> None:
+                answers: dict | None = None, rationales: dict | None = None, comment: str | None = None,
+                take_next: bool = False) -> None:
     """Store an expert's answers to every criterion of one item in one transaction (all or nothing);
     durable when it returns. Undo (`undo_last_answer`) withdraws them together.
 
@@ -269,6 +272,10 @@ def submit_item(db: Database, task: Task, rater: str, item: QueueItem, *, status
     `rationales` (criterion name -> text), validated by `check_item_answers`. status "skip" or
     "flag": the item as a whole, no answers; a row per criterion carries the status and the comment.
     Raises AnswerError (a ValueError naming the criterion), DuplicateLabelError, SlotTakenError.
+
+    `take_next` (the Label page, which shows the next item at once): a slot on the item the queue gives
+    next (`item.after`) is taken in the same hold of the task's lock as the answer, instead of by the
+    next `queue` call; which item comes next does not change.
     """
     if status not in ("label", "skip", "flag"):
         raise ValueError(f"status must be label, skip or flag; got {status!r}")
@@ -280,7 +287,8 @@ def submit_item(db: Database, task: Task, rater: str, item: QueueItem, *, status
         rows = [label_store.AnswerRow(c.name, status) for c in task.criteria]
     label_store.append_human_answer(db, task_id=task.task_id, item_id=item.item_id, rater=rater, rows=rows,
                                     shown_order=item.shown_order, comment=(comment or "").strip() or None,
-                                    round=item.round, slots=slot_policy(task))
+                                    round=item.round, slots=slot_policy(task),
+                                    then_take=item.after if take_next else None)
 
 
 def item_answers(db: Database, task: Task, rater: str, item_id: str, *, round: int = 1) -> dict:

@@ -43,7 +43,7 @@ def answer(task: Task, item: QueueItem, status: str, value: str | None = None) -
             return
     comment = st.session_state.get(f"label_comment_{item.item_id}")
     try:
-        submit_answer(db, task, user.name, item, status=status, answer=value, comment=comment)
+        submit_answer(db, task, user.name, item, status=status, answer=value, comment=comment, take_next=True)
     except DuplicateLabelError:
         # the first answer stands: a second press before the next item appeared, or another tab
         if st.session_state.get(ANSWERED_KEY) == (task.task_id, item.item_id):
@@ -72,7 +72,7 @@ def store_item(task: Task, item: QueueItem, status: str, answers: dict, rational
     comment = st.session_state.get(f"label_comment_{item.item_id}")
     try:
         submit_item(db, task, user.name, item, status=status, answers=answers or None,
-                    rationales=rationales or None, comment=comment)
+                    rationales=rationales or None, comment=comment, take_next=True)
     except AnswerError as exc:  # the form checks first; this is what it cannot know (nothing answered at all)
         st.session_state["label_form_notice"] = str(exc)
         return False

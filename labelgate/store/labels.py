@@ -226,7 +226,10 @@ _PICK = "WITH" + _SLOTS + """
     SELECT (SELECT item_id FROM open ORDER BY held_since IS NULL, shared DESC, position LIMIT 1),
            (SELECT item_id FROM open WHERE held_since IS NOT NULL ORDER BY held_since DESC LIMIT 1),
            (SELECT count(*) FROM open),
-           (SELECT count(*) FROM members JOIN mine USING (item_id))
+           (SELECT count(*) FROM members JOIN mine USING (item_id)),
+           (SELECT count(*) FROM open WHERE held_since IS NOT NULL),
+           (SELECT list(item_id ORDER BY shared DESC, position)
+            FROM (SELECT * FROM open WHERE held_since IS NULL ORDER BY shared DESC, position LIMIT 2))
 """
 
 _ROUTED_PICK = "WITH" + _ROUTED_SLOTS + """
@@ -412,6 +415,7 @@ def append_human_answer(
     comment: str | None = None,
     round: int = 1,
     slots: SlotPolicy | None = None,
+    then_take: str | None = None,
 ) -> int:
     """Append one answer given in the app -- a row per criterion -- in one transaction; committed (all
     rows or none) when this returns. The rows share the next position of the item's chain, so the
@@ -423,6 +427,10 @@ def append_human_answer(
     slot on it and other experts already fill all of its slots. A first-round answer to an item that
     routing by expertise no longer gives the rater (checked on the task, tags and item as they are now) is
     refused with NotRoutedError, and the rater's slot on it is given up so that it is not shown again.
+
+    With `slots` and `then_take` (queue_snapshot's "after": the item the queue gives next), a slot on that
+    item is taken in the same hold of the task's lock once the answer is stored, if it is still open to
+    the rater; the next snapshot then shows it without taking the lock again.
     """
     if not rows:
         raise ValueError("an answer needs at least one criterion row")
@@ -476,7 +484,11 @@ def append_human_answer(
 
     def store(con):
         got = con.execute(_store_answer_sql(len(rows)), params).fetchall()
-        return got[0][0] if got else None
+        if not got:
+            return None
+        if then_take is not None and slots is not None and then_take != item_id:
+            con.execute(_TAKE_IF_OPEN, _item_params(task_id, then_take, rater, slots, epi=True)).fetchall()
+        return got[0][0]
 
     result = _in_turn(db, task_id, work, first=store)
     if isinstance(result, NotRoutedError):
@@ -557,10 +569,16 @@ def queue_snapshot(db: Database, task_id: int, rater: str, policy: SlotPolicy, *
         params = {**params, "domain": routing.domain_column, "others": bool(routing.others_may_label)}
         pick_sql = _ROUTED_PICK
 
+    following = {}   # the item after this one, when it can be taken with the answer (see "after")
+
     def pick(con):
         row = fetch_one(con, pick_sql, params)
-        return (*row, 0, None) if routing is None else row
+        if routing is not None:
+            return row
+        following.update(n_held=row[4], unheld=list(row[5] or []))
+        return (*row[:4], 0, None)
 
+    history = None
     with db.connect() as con:
         last = fetch_one(con, "SELECT item_id, round, status FROM human_label_rows WHERE task_id = ? AND rater = ?"
                               " AND source = 'app' ORDER BY label_id DESC LIMIT 1", [task_id, rater])
@@ -572,18 +590,26 @@ def queue_snapshot(db: Database, task_id: int, rater: str, policy: SlotPolicy, *
             item_id = held
         else:
             if pick_retest is not None:
-                history = con.execute(
-                    "SELECT item_id, round, status, created_at FROM human_answers WHERE task_id = ? AND rater = ?"
-                    " ORDER BY label_id", [task_id, rater]).df()
+                history = _history(con, task_id, rater)
                 retest = pick_retest(history)
                 if retest is not None:
                     item_id, round_ = retest, 2
             if item_id is None and first is not None:
                 take = True
+        shown = first if take else item_id
+        after = _after(following, shown, held, take, undone=last is not None and last[2] == "undo")
+        if after is not None and pick_retest is not None:
+            # a retest that an answer to this item would make due comes before any held item: take none then
+            if history is None:
+                history = _history(con, task_id, rater)
+            answered = pd.DataFrame({"item_id": [shown], "round": [round_], "status": ["label"],
+                                     "created_at": [pd.Timestamp.now(tz="UTC")]})
+            if pick_retest(pd.concat([history, answered], ignore_index=True)) is not None:
+                after = None
     if take:
         candidate = first
 
-        def take(con):
+        def take_open(con):
             # The item picked above, outside the lock, is usually still open: take it if so, in one statement
             # while the other sessions wait (_TAKE_IF_OPEN). Only when another expert took its last slot
             # meanwhile -- or with routing, whose rule needs the whole task -- is the item picked again inside.
@@ -597,7 +623,9 @@ def queue_snapshot(db: Database, task_id: int, rater: str, policy: SlotPolicy, *
             return first, n_open_, n_done_, n_back_, back_domains_
 
         item_id, n_open, n_done, n_back, back_domains = _in_turn(
-            db, task_id, reserve, first=take if routing is None else None)
+            db, task_id, reserve, first=take_open if routing is None else None)
+        if item_id != candidate:
+            after = None
     fields = None
     if item_id is not None:
         with db.connect() as con:
@@ -605,7 +633,27 @@ def queue_snapshot(db: Database, task_id: int, rater: str, policy: SlotPolicy, *
                                   [task_id, item_id])
     undoable = last is not None and last[2] != "undo"
     return {"item_id": item_id, "fields": fields, "done": n_done, "open": n_open, "round": round_,
-            "undoable": undoable, "held_back": n_back, "held_back_domains": list(back_domains or [])}
+            "undoable": undoable, "held_back": n_back, "held_back_domains": list(back_domains or []),
+            "after": after if item_id is not None else None}
+
+
+def _history(con, task_id: int, rater: str) -> pd.DataFrame:
+    return con.execute("SELECT item_id, round, status, created_at FROM human_answers WHERE task_id = ? AND rater = ?"
+                       " ORDER BY label_id", [task_id, rater]).df()
+
+
+def _after(following: dict, item_id: str | None, held: str | None, take: bool, *, undone: bool) -> str | None:
+    """The item this queue would give once `item_id` is answered, when that is the next open item in order
+    (nothing else held, no undo pending, no routing): append_human_answer takes it in the answer's own hold
+    (`then_take`), so that the next snapshot finds it held and waits for the task's lock no second time."""
+    if item_id is None or undone or not following:
+        return None
+    unheld = following["unheld"]
+    if take:                      # item_id is the first unheld item: the next is the second
+        return unheld[1] if following["n_held"] == 0 and len(unheld) > 1 else None
+    if held == item_id:           # item_id is held: the next is the first unheld, if it is the only one held
+        return unheld[0] if following["n_held"] == 1 and unheld else None
+    return unheld[0] if following["n_held"] == 0 and unheld else None   # a retest
 
 
 def human_labels(db: Database, task_id: int, *, rater: str | None = None,

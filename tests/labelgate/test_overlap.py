@@ -186,3 +186,38 @@ def test_the_one_item_check_under_the_lock_agrees_with_the_whole_queue_on_every_
                 checked += 1
             assert store._item_room(con, task.task_id, "mtb-199-not-in-a-set", rater, policy) is None
     assert checked == 5 * 15
+
+
+def test_an_answer_takes_the_next_item_in_its_own_hold_and_the_queue_order_is_unchanged(tmp_path, demo_db,
+                                                                                         small_minimum):
+    """The answer's hold of the task's lock also takes a slot on the item the queue gives next (so the next
+    snapshot does not wait for the lock again): that slot is in the database as soon as the answer returns,
+    and two experts taking turns are served exactly the items they are served without it."""
+    task, _order = draw(demo_db, size=12, experts_per_item=2, overlap_share=0.25)
+    copy = Database(tmp_path / "copy.duckdb")
+    demo_db.close()
+    shutil.copy(demo_db.path, copy.path)
+
+    taken_with_answer = []
+
+    def serve(db, take_next: bool) -> list[tuple[str, str]]:
+        served = []
+        for _ in range(7):
+            for rater in ("ann", "bob"):
+                item = next_item(db, task, rater, retest_share=0)
+                if item is None:
+                    continue
+                served.append((rater, item.item_id))
+                submit_answer(db, task, rater, item, answer="1", take_next=take_next)
+                if take_next and item.after is not None:
+                    with db.connect() as con:
+                        live = con.execute("SELECT count(*) FROM label_slots WHERE task_id = ? AND rater = ?"
+                                           " AND item_id = ?", [task.task_id, rater, item.after]).fetchone()[0]
+                    assert live == 1, (rater, item.after)
+                    taken_with_answer.append(item.after)
+        return served
+
+    with_next, without = serve(demo_db, True), serve(copy, False)
+    assert with_next == without
+    assert len(with_next) == 14
+    assert len(taken_with_answer) >= 10   # all but the last few answers took the next item with them
