@@ -12,6 +12,7 @@ import streamlit as st
 
 from labelgate.auth import ROLE_PAGES
 from labelgate.demo import load_demo
+from labelgate.importer import sweep_staged_items
 from labelgate.login import log_in
 from labelgate.store.tasks import list_tasks
 from labelgate.store.users import has_users
@@ -109,3 +110,4 @@ if __name__ == "__main__":
 else:
     app = st.App(__file__, routes=server.routes(), middleware=server.middleware())
     server.before_first_session()
+    sweep_staged_items()   # items files staged by a server killed mid-import (labelgate.importer)

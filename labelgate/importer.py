@@ -21,6 +21,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -482,6 +483,40 @@ class _Refused(Exception):
     """A problem found while reading in blocks: the whole-file path names it (`stage_items`)."""
 
 
+_STAGE_PREFIX = "labelgate-items-"   # then the pid of the process staging, so that a sweep knows whose it is
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_staged_items(folder: str | Path | None = None) -> list[Path]:
+    """Delete the staged items files (`stage_items`) that a process killed mid-import left behind.
+
+    Each name carries the pid of the process that staged it: a file of a process that no longer runs
+    goes, one of a live process (an import running now, here or in another process) stays. Files named
+    the older way, without a pid, go once they are an hour old. Run when the app starts and before each
+    staging. Returns what was deleted.
+    """
+    removed = []
+    for f in Path(folder or tempfile.gettempdir()).glob(f"{_STAGE_PREFIX}*.parquet"):
+        owner = f.name[len(_STAGE_PREFIX):].split("-", 1)[0]
+        try:
+            stale = (not _alive(int(owner))) if owner.isdigit() else time.time() - f.stat().st_mtime > 3600
+        except (FileNotFoundError, OverflowError):
+            continue
+        if stale:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
+
+
 def stage_items(path: str | Path, task: Task, *, data: bytes | memoryview | None = None,
                 file_name: str | None = None, id_column: str = "item_id",
                 text_columns: list[str] | None = None) -> StagedItems:
@@ -497,7 +532,8 @@ def stage_items(path: str | Path, task: Task, *, data: bytes | memoryview | None
     """
     name, fmt, buf, sha = _open_file(path, data, file_name)
     parsed = ParsedFile(pd.DataFrame(), name, sha)
-    fd, tmp = tempfile.mkstemp(prefix="labelgate-items-", suffix=".parquet")
+    sweep_staged_items()
+    fd, tmp = tempfile.mkstemp(prefix=f"{_STAGE_PREFIX}{os.getpid()}-", suffix=".parquet")
     os.close(fd)
     staged = StagedItems(Path(tmp), parsed, 0, [])
     try:
