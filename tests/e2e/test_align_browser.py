@@ -13,18 +13,17 @@ import pytest
 from labelgate.align import make_split
 from labelgate.align.variants import Variant, run_variants
 from labelgate.gold import resolve_gold
-from labelgate.llm import RunOptions
 from labelgate.store import Database
 from labelgate.store.items import get_items
 from labelgate.store.tasks import get_task
 from tests.e2e.harness import ARTIFACTS, ROOT, Server, log_in, wait_idle
+from tests.labelgate.align_helpers import FAST
 from tests.labelgate.llm_helpers import PLANTED_KEY
 from tests.llm_server import FakeLLMServer, PromptSensitiveJudge
 
 pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("LABELGATE_DOC_SCREENSHOTS") else ARTIFACTS
 PHRASE = "Judge which output answers the user better."
-FAST = RunOptions(concurrency=8, timeout=5.0, max_retries=2, backoff_base=0.01, backoff_max=0.05, flush_seconds=0.2)
 
 
 @pytest.fixture

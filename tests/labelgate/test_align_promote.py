@@ -9,28 +9,16 @@ from labelgate import gate
 from labelgate.align import final_evaluation
 from labelgate.align.promote import PromotionRefused, dev_versus_test, promote
 from labelgate.align.variants import parse_variants, run_variants
-from labelgate.llm import RunOptions
 from labelgate.store.labelers import current_versions
 from labelgate.store.users import User
-from tests.labelgate.llm_helpers import PLANTED_KEY, count, frame
-from tests.labelgate.test_align_run import NUMBER, PHRASE, _lab, gold_of
-from tests.llm_server import FakeLLMServer, PromptSensitiveJudge
+from tests.labelgate import align_helpers
+from tests.labelgate.align_helpers import FAST, NUMBER, PHRASE, lab
+from tests.labelgate.llm_helpers import count, frame
+from tests.llm_server import PromptSensitiveJudge
 
-FAST = RunOptions(concurrency=8, timeout=5.0, max_retries=2, backoff_base=0.01, backoff_max=0.05, flush_seconds=0.2)
 ENGINEER, EXPERT = User("engineer", "engineer"), User("expert", "expert")
 
-
-@pytest.fixture
-def judge():
-    return PromptSensitiveJudge(gold_of, phrase=PHRASE, base=0.55, per_example=0.04, missing_penalty=0.25)
-
-
-@pytest.fixture
-def server(monkeypatch, judge):
-    monkeypatch.setenv("OPENAI_API_KEY", PLANTED_KEY)
-    s = FakeLLMServer(answer=judge).start()
-    yield s
-    s.stop()
+judge, server = align_helpers.judge, align_helpers.server   # the shared fixtures
 
 
 def _two(server):
@@ -43,7 +31,7 @@ def _two(server):
 
 def test_final_labels_test_once_asked_and_the_promoted_labeler_carries_dev_and_test_to_the_gate(tmp_path, server,
                                                                                                 judge):
-    db, task, split = _lab(tmp_path)
+    db, task, split = lab(tmp_path)
     train, dev, test = (set(split.ids(p)) for p in ("train", "dev", "test"))
     run_variants(db, task, _two(server), options=FAST, created_by="engineer")
     assert server.request_count == 120

@@ -7,12 +7,10 @@ import pytest
 
 from labelgate.align import make_split
 from labelgate.align.variants import Variant, run_variants
-from labelgate.llm import RunOptions
+from tests.labelgate.align_helpers import FAST
 from tests.labelgate.llm_helpers import PLANTED_KEY, expected_label, frame
 from tests.labelgate.test_align_fewshot import _gold_task
 from tests.llm_server import FakeLLMServer, _schema_of
-
-FAST = RunOptions(concurrency=8, timeout=5.0, max_retries=2, backoff_base=0.01, backoff_max=0.05, flush_seconds=0.2)
 
 
 def answer(ctx):

@@ -8,37 +8,14 @@ import re
 
 import pytest
 
-from labelgate.align import make_split
 from labelgate.cli import main as cli
 from labelgate.store.labelers import current_versions
-from tests.labelgate.llm_helpers import PLANTED_KEY, count, expected_label, frame
-from tests.labelgate.test_align_fewshot import _gold_task
-from tests.llm_server import FakeLLMServer, PromptSensitiveJudge
+from tests.labelgate import align_helpers
+from tests.labelgate.align_helpers import NUMBER, PHRASE, lab
+from tests.labelgate.llm_helpers import count, frame
+from tests.llm_server import PromptSensitiveJudge
 
-PHRASE = "Read the whole review before you decide."
-NUMBER = re.compile(r"review number (\d{3})")
-
-
-def gold_of(text: str) -> str | None:
-    return expected_label(text) if NUMBER.search(text) else None
-
-
-@pytest.fixture
-def judge():
-    return PromptSensitiveJudge(gold_of, phrase=PHRASE, base=0.55, per_example=0.04, missing_penalty=0.25)
-
-
-@pytest.fixture
-def server(monkeypatch, judge):
-    monkeypatch.setenv("OPENAI_API_KEY", PLANTED_KEY)
-    s = FakeLLMServer(answer=judge).start()
-    yield s
-    s.stop()
-
-
-def _lab(tmp_path, n=150):
-    db, task = _gold_task(tmp_path, n)
-    return db, task, make_split(db, task)
+judge, server = align_helpers.judge, align_helpers.server   # the shared fixtures
 
 
 def _variants(server, path, **override):
@@ -70,7 +47,7 @@ def cli_json(db, capsys, *args) -> tuple[int, dict | None]:
 
 
 def test_variants_run_on_dev_only_rank_in_the_true_order_and_rerunning_is_free(tmp_path, server, judge, capsys):
-    db, task, split = _lab(tmp_path)
+    db, task, split = lab(tmp_path)
     train, dev, test = (set(split.ids(p)) for p in ("train", "dev", "test"))
     assert (len(train), len(dev), len(test)) == (30, 60, 60)
     path = _variants(server, tmp_path / "variants.yaml")
@@ -135,7 +112,7 @@ def test_variants_run_on_dev_only_rank_in_the_true_order_and_rerunning_is_free(t
 
 
 def test_a_budget_below_the_estimate_is_refused_before_any_call_or_save(tmp_path, server, capsys):
-    db, task, _ = _lab(tmp_path, n=60)
+    db, task, _ = lab(tmp_path, n=60)
     path = _variants(server, tmp_path / "v.yaml")
     before = count(db, "SELECT count(*) FROM labeler_versions")
     code, err = cli_json(db, capsys, "align", "run", "--task", task.name, "--variants", str(path),
@@ -157,7 +134,7 @@ def test_a_budget_below_the_estimate_is_refused_before_any_call_or_save(tmp_path
 ])
 def test_a_bad_variants_file_names_the_variant_and_field_and_saves_nothing(tmp_path, server, capsys, override,
                                                                           message):
-    db, task, _ = _lab(tmp_path, n=60)
+    db, task, _ = lab(tmp_path, n=60)
     path = _variants(server, tmp_path / "v.yaml", **override)
     before = count(db, "SELECT count(*) FROM labeler_versions")
     code, err = cli_json(db, capsys, "align", "run", "--task", task.name, "--variants", str(path))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.labelgate.align_helpers import NUMBER, PHRASE, gold_of, lab
 from tests.labelgate.llm_helpers import PLANTED_KEY, count
-from tests.labelgate.test_align_run import NUMBER, PHRASE, _lab, _variants, cli_json, gold_of
+from tests.labelgate.test_align_run import _variants, cli_json
 from tests.llm_server import FakeLLMServer, PromptSensitiveJudge
 
 
@@ -27,7 +28,7 @@ def _strong_first(llm, path):
 
 
 def test_the_search_stops_dominated_variants_after_the_first_chunk_and_proposes_the_best(tmp_path, llm, capsys):
-    db, task, split = _lab(tmp_path)
+    db, task, split = lab(tmp_path)
     dev = set(split.ids("dev"))
     path = _strong_first(llm, tmp_path / "v.yaml")
     code, out = cli_json(db, capsys, "align", "run", "--task", task.name, "--variants", str(path), "--search",
@@ -63,7 +64,7 @@ def test_the_search_stops_dominated_variants_after_the_first_chunk_and_proposes_
 
 
 def test_a_budget_of_calls_stops_the_search_before_the_chunk_that_would_pass_it(tmp_path, llm, capsys):
-    db, task, _ = _lab(tmp_path)
+    db, task, _ = lab(tmp_path)
     path = _strong_first(llm, tmp_path / "v.yaml")
     labels_before = count(db, "SELECT count(*) FROM llm_labels")
     code, out = cli_json(db, capsys, "align", "run", "--task", task.name, "--variants", str(path), "--search",
