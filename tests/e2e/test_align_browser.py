@@ -16,7 +16,7 @@ from labelgate.gold import resolve_gold
 from labelgate.store import Database
 from labelgate.store.items import get_items
 from labelgate.store.tasks import get_task
-from tests.e2e.harness import ARTIFACTS, ROOT, Server, log_in, wait_idle
+from tests.e2e.harness import ARTIFACTS, ROOT, Server, log_in, new_page, wait_idle
 from tests.labelgate.align_helpers import FAST
 from tests.labelgate.llm_helpers import PLANTED_KEY
 from tests.llm_server import FakeLLMServer, PromptSensitiveJudge
@@ -57,9 +57,8 @@ def lab_server(tmp_path, demo_template, monkeypatch):
 
 
 def test_engineer_compares_variants_side_by_side_on_dev(lab_server, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    page = new_page(browser)
+    context = page.context
     try:
         log_in(page, lab_server.url, "engineer", "engineer-demo")
         page.get_by_role("link", name="Compare").click()
@@ -118,9 +117,8 @@ def test_engineer_splits_runs_two_variants_compares_evaluates_on_test_and_saves_
     item_of, gold_of = _demo_outputs(path)
     with FakeLLMServer(answer=PromptSensitiveJudge(gold_of, phrase=PHRASE)) as llm:
         srv = Server(path, env={"OPENAI_API_KEY": PLANTED_KEY})
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(120_000)
+        page = new_page(browser)
+        context = page.context
         try:
             log_in(page, srv.url, "engineer", "engineer-demo")
             page.get_by_role("link", name="Compare").click()

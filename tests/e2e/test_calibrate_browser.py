@@ -8,6 +8,7 @@ import os
 import duckdb
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.harness import ARTIFACTS, ROOT, log_in, wait_idle
 
@@ -15,11 +16,6 @@ pytestmark = pytest.mark.e2e
 
 # LABELGATE_DOC_SCREENSHOTS=1 writes the README's screenshots instead of test artifacts.
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("LABELGATE_DOC_SCREENSHOTS") else ARTIFACTS
-
-
-def settle(page) -> None:
-    page.wait_for_timeout(300)
-    wait_idle(page)
 
 
 def test_engineer_calibrates_corrects_downloads_and_compares(server, page):
@@ -30,9 +26,9 @@ def test_engineer_calibrates_corrects_downloads_and_compares(server, page):
 
     # switch the labeler under the loupe
     page.get_by_role("radio", name="GPT-4").click()
-    settle(page)
+    wait_idle(page)
     page.get_by_text("Confusion matrix of GPT-4").wait_for()
-    assert page.get_by_text("Confusion matrix of ChatGPT").count() == 0
+    expect(page.get_by_text("Confusion matrix of ChatGPT")).to_have_count(0)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "calibrate.png"))
 
@@ -45,12 +41,13 @@ def test_engineer_calibrates_corrects_downloads_and_compares(server, page):
     # on the demo the class-share correction is worse out of fold: saved only once confirmed
     page.get_by_text("This correction makes the cross-validated error").wait_for()
     page.get_by_role("button", name="Save this correction").click()
-    settle(page)
+    wait_idle(page)
     page.get_by_text("Not saved: the correction makes the cross-validated error").wait_for()
     page.get_by_text("Save it although it is worse", exact=True).click()
-    settle(page)
+    wait_idle(page)
+    expect(page.get_by_role("checkbox", name="Save it although it is worse")).to_be_checked()
     page.get_by_role("button", name="Save this correction").click()
-    settle(page)
+    wait_idle(page)
     page.get_by_text("Saved correction #1 (confusion matrix (class shares)) of GPT-4").wait_for()
 
     # apply to the batch and download
@@ -68,7 +65,7 @@ def test_engineer_calibrates_corrects_downloads_and_compares(server, page):
 
     # Compare: the agreement matrix, families marked
     page.get_by_role("link", name="Compare").click()
-    settle(page)
+    wait_idle(page)
     page.get_by_text("Items on which labelers of different families disagree").wait_for()
     page.get_by_text("GPT-4 (gpt)").first.wait_for()
     page.screenshot(path=str(SHOTS / "compare.png"))

@@ -12,6 +12,7 @@ import sys
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
 
 from labelgate.demo import PROMPT
 from tests.e2e.conftest import log_in, wait_idle
@@ -81,15 +82,12 @@ def test_lead_approves_gpt4_then_a_prompt_change_makes_it_stale(server, page, tm
                            "--prompt-file", str(prompt), "--both-orders"], capture_output=True, text=True, timeout=120)
     assert edit.returncode == 0, edit.stderr
 
-    page.reload()
+    page.reload()  # a new session: the cookie log_in waited for signs the lead in again
     wait_idle(page)
-    if page.get_by_label("User name").count():  # a reload may start a new session
-        log_in(page, server.url, "lead", "lead-demo")
-        page.goto(server.url + "/gate")
-        wait_idle(page)
+    page.get_by_role("heading", name="Gate").wait_for()
     choose(page, "Labeler", "GPT-4")
     page.get_by_text("Approval stale").wait_for()
-    assert page.get_by_text("the labeler changed (model, prompt or settings)", exact=False).is_visible()
+    expect(page.get_by_text("the labeler changed (model, prompt or settings)", exact=False)).to_be_visible()
 
     check = gate_check(server.db_path)
     assert check.returncode == 1 and "stale" in check.stdout and "the labeler changed" in check.stdout

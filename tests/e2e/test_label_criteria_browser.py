@@ -15,7 +15,7 @@ from labelgate.store import Database
 from labelgate.store.tasks import revise_task
 from labelgate.tasks import parse_criteria
 from tests.e2e.conftest import Server, log_in, wait_idle
-from tests.e2e.harness import ARTIFACTS
+from tests.e2e.harness import ARTIFACTS, wait_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +78,7 @@ def test_an_expert_answers_six_criteria_with_keys_reloads_and_resumes(hanna_serv
     pg = page
     log_in(pg, hanna_server.url, "expert", "expert-demo")
     pg.get_by_text("Item 1 of 200").wait_for()
+    wait_keys(pg)  # "?" and the keys below are the key helper's, mounted after the page's run
     expected: dict[str, dict] = {}
     try:
         # story 1: relevance 3, coherence 4 with its required why, then 2 (low surprise: no twist)

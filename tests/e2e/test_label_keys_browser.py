@@ -10,9 +10,10 @@ import sys
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, wait_idle
-from tests.e2e.harness import ARTIFACTS, Server
+from tests.e2e.harness import ARTIFACTS, Server, new_page, wait_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +23,14 @@ ITEM_ID = "() => { const el = [...document.querySelectorAll('p')].find(p => p.in
 
 def shown_item(pg) -> str:
     return pg.evaluate(ITEM_ID)
+
+
+def first_item(pg) -> str:
+    """The item the Label page shows once its first run has drawn it and its key helper is mounted."""
+    pg.wait_for_function(f"() => ({ITEM_ID})() !== null")
+    wait_keys(pg)
+    wait_idle(pg)
+    return shown_item(pg)
 
 
 def wait_for_item_other_than(pg, previous: str) -> str:
@@ -45,17 +54,18 @@ def rows_of(db_path, rater: str) -> list[tuple]:
 
 def test_comment_escape_undo_keys_and_a_long_item_starting_at_the_top(server, page):
     log_in(page, server.url, "expert", "expert-demo")
-    first = shown_item(page)
+    first = first_item(page)
     # typing F and 1 in the comment box types them: no answer is stored, the item stays
     comment = page.get_by_label("Comment (optional)")
     comment.click()
     page.keyboard.type("F1 unclear")
     wait_idle(page)
-    assert shown_item(page) == first and comment.input_value() == "F1 unclear"
+    expect(comment).to_have_value("F1 unclear")
+    assert shown_item(page) == first
     # Escape leaves the box; then F flags the item, with the comment as typed
     page.keyboard.press("Escape")
-    wait_idle(page)
-    assert page.evaluate("document.activeElement.tagName") == "BODY"
+    page.wait_for_function("document.activeElement.tagName === 'BODY'")
+    wait_idle(page)  # leaving the box hands its text to Streamlit: a rerun
     page.keyboard.press("f")
     second = wait_for_item_other_than(page, first)
 
@@ -102,21 +112,17 @@ def test_comment_escape_undo_keys_and_a_long_item_starting_at_the_top(server, pa
 def test_two_experts_overlap_on_the_first_items_and_the_review_page_shows_their_agreement(server, browser):
     served = {}
     for name in ("expert", "expert2"):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        pg = context.new_page()
-        pg.set_default_timeout(30_000)
+        pg = new_page(browser)
         log_in(pg, server.url, name, "expert-demo")
-        seen = [shown_item(pg)]
+        seen = [first_item(pg)]
         for _ in range(3):
             pg.keyboard.press("1")
             seen.append(wait_for_item_other_than(pg, seen[-1]))
         served[name] = seen[:3]
-        context.close()
+        pg.context.close()
     assert served["expert"] == served["expert2"]  # the same first items, in the same order
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
+    pg = new_page(browser)
     log_in(pg, server.url, "engineer", "engineer-demo")
     pg.goto(server.url + "/review")
     wait_idle(pg)
@@ -125,7 +131,7 @@ def test_two_experts_overlap_on_the_first_items_and_the_review_page_shows_their_
     pg.get_by_text("Pairwise agreement between experts").wait_for()
     pg.locator('[data-testid="stDataFrame"]').first.wait_for()
     pg.screenshot(path=str(server.db_path.parent / "review.png"))
-    context.close()
+    pg.context.close()
     server.stop()
     # the table the page shows: expert and expert2 measured against each other on their 3 shared items
     from labelgate.gold import load_gold
@@ -150,8 +156,7 @@ def test_a_key_pressed_while_the_next_item_loads_never_answers_the_item_left(ser
     log_in(page, server.url, "expert", "expert-demo")
     # the keys' component is mounted once its script has run (it loads after the page's run ends);
     # a key pressed before that is Streamlit's own shortcut, which this test is not about
-    page.wait_for_selector(".labelgate-key-hint", state="attached")
-    first = shown_item(page)
+    first = first_item(page)
     page.keyboard.press("1")
     page.keyboard.press("2")   # at once: the first item's buttons are still on the page
     # the hint is drawn by the key's own handler, before the page has changed
@@ -166,8 +171,7 @@ def test_a_key_pressed_while_the_next_item_loads_never_answers_the_item_left(ser
     # once the item is shown, its key answers it
     page.keyboard.press("1")
     fourth = wait_for_item_other_than(page, third)
-    wait_idle(page)
-    assert page.locator('[data-testid="stAlert"]').all_inner_texts() == []
+    expect(page.locator('[data-testid="stAlert"]')).to_have_count(0)
     server.stop()
     rows = rows_of(server.db_path, "expert")
     assert [(i, rev, status) for i, rev, status, _v, _c in rows] == [
@@ -188,17 +192,20 @@ def test_after_picking_a_task_its_keys_answer_the_item_shown(tmp_path, demo_temp
         subprocess.run(cli + args, check=True, capture_output=True, timeout=120)
     server = Server(db_path)
     try:
-        pg = browser.new_page(viewport={"width": 1400, "height": 900})
+        pg = new_page(browser, 1400, 900)
         log_in(pg, server.url, "expert", "expert-demo")
+        wait_keys(pg)
         pg.get_by_label("Task").click()   # picked with the keyboard, as a keyboard-first expert does
         pg.keyboard.type("yes-no")
         pg.keyboard.press("Enter")
         pg.get_by_text("Is this a question?").or_(pg.get_by_text("Another one")).first.wait_for()
         wait_idle(pg)
+        # the key helper hands the caret back from the picker once the task's item is drawn
+        pg.wait_for_function("() => !document.activeElement.closest('.st-key-label_task')")
         first = shown_item(pg)
         pg.keyboard.press("1")
         wait_for_item_other_than(pg, first)
-        pg.close()
+        pg.context.close()
     finally:
         server.stop()
     rows = rows_of(db_path, "expert")

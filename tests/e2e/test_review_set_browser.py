@@ -20,7 +20,7 @@ from labelgate.store.labels import append_llm_labels
 from labelgate.store.tasks import create_task, get_task
 from labelgate.store.users import add_user
 from labelgate.tasks import make_spec
-from tests.e2e.harness import ROOT, Server, log_in, wait_idle
+from tests.e2e.harness import ROOT, Server, log_in, new_page, wait_idle
 from tests.e2e.test_label_browser import press_and_wait, shown_item
 from tests.labelgate.llm_helpers import add_items
 
@@ -56,9 +56,7 @@ def test_engineer_draws_by_disagreement_expert_reviews_and_export_holds_human_re
     make_project(path)
     srv = Server(path)
     try:
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1300})
-        pg = ctx.new_page()
-        pg.set_default_timeout(120_000)
+        pg = new_page(browser, 1400, 1300)
         log_in(pg, srv.url, "eng", "eng-password-1")
         pg.get_by_role("link", name="Review").click()
         wait_idle(pg)
@@ -74,11 +72,9 @@ def test_engineer_draws_by_disagreement_expert_reviews_and_export_holds_human_re
         pg.get_by_text("Drew review set 1: 4 of 37 items by disagreement").wait_for()
         wait_idle(pg)
         pg.screenshot(path=str(ROOT / "test-artifacts" / "review_set.png"), full_page=True)
-        ctx.close()
+        pg.context.close()
 
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        pg = ctx.new_page()
-        pg.set_default_timeout(120_000)
+        pg = new_page(browser)
         log_in(pg, srv.url, "ann", "ann-password-1")
         pg.get_by_text("Item 1 of 7").wait_for()            # 3 calibration items, then the 4 review items
         current, seen = shown_item(pg), []
@@ -89,7 +85,7 @@ def test_engineer_draws_by_disagreement_expert_reviews_and_export_holds_human_re
             else:
                 pg.keyboard.press("2")
                 pg.get_by_text("You have answered every item assigned to you in this task").wait_for()
-        ctx.close()
+        pg.context.close()
     finally:
         srv.stop()
 

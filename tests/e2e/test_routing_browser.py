@@ -13,8 +13,9 @@ import sys
 import duckdb
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.harness import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, ROOT, Server, log_in, wait_idle
+from tests.e2e.harness import ARTIFACTS, ROOT, Server, launch_chromium, log_in, new_page, wait_idle
 from tests.e2e.test_label_browser import press_and_wait, shown_item
 
 pytestmark = pytest.mark.e2e
@@ -79,11 +80,8 @@ def test_two_experts_see_only_their_domain_and_an_untagged_one_is_told_why(tmp_p
     answered: dict[str, list[str]] = {"expert": [], "expert2": []}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + UNTHROTTLED)
-            contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(5)]
-            admin, lead, expert, expert2, expert3 = pages = [c.new_page() for c in contexts]
-            for pg in pages:
-                pg.set_default_timeout(120_000)
+            browser = launch_chromium(p, UNTHROTTLED)
+            admin, lead, expert, expert2, expert3 = pages = [new_page(browser) for _ in range(5)]
             try:
                 # 1. the admin tags the two experts on the Users page
                 log_in(admin, server.url, "admin", "admin-demo")
@@ -110,10 +108,10 @@ def test_two_experts_see_only_their_domain_and_an_untagged_one_is_told_why(tmp_p
                 choose(lead, visible(lead, "Task"), TASK)
                 choose(lead, visible(lead, "Domain column"), "domain")
                 others = lead.get_by_role("checkbox", name="Others may label when no matching expert is free")
-                assert others.is_checked()  # the default
+                expect(others).to_be_checked()  # the default
                 lead.get_by_text("Others may label when no matching expert is free").click()
                 wait_idle(lead)
-                assert not others.is_checked()
+                expect(others).not_to_be_checked()
                 lead.get_by_role("button", name="Save routing").click()
                 wait_idle(lead)
                 lead.get_by_text(f"{TASK}: items go first to experts tagged with their domain").wait_for()
@@ -139,7 +137,8 @@ def test_two_experts_see_only_their_domain_and_an_untagged_one_is_told_why(tmp_p
                 msg = expert3.get_by_text("Nothing for you in this task now:")
                 msg.wait_for()
                 assert msg.inner_text().replace("\u2060", "") == HELD
-                assert msg.is_visible() and expert3.get_by_text(re.compile(r"^Item id: ")).count() == 0
+                expect(msg).to_be_visible()
+                expect(expert3.get_by_text(re.compile(r"^Item id: "))).to_have_count(0)
                 msg.scroll_into_view_if_needed()
                 box = msg.bounding_box()
                 assert box["y"] + box["height"] <= 1000, "the message is below the fold"
@@ -149,8 +148,8 @@ def test_two_experts_see_only_their_domain_and_an_untagged_one_is_told_why(tmp_p
                     pg.screenshot(path=str(ARTIFACTS / f"routing_failed_{name}.png"), full_page=True)
                 raise
             finally:
-                for c in contexts:
-                    c.close()
+                for pg in pages:
+                    pg.context.close()
                 browser.close()
     finally:
         server.stop()

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.harness import ROOT, Server, log_in, wait_idle
+from tests.e2e.harness import ROOT, Server, log_in, new_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -15,9 +15,8 @@ pytestmark = pytest.mark.e2e
 def test_engineer_previews_a_student_on_the_uk_acts_demo(browser, tmp_path):
     srv = Server(tmp_path / "fresh.duckdb")   # empty: the app loads the built-in demo, both tasks
     try:
-        context = browser.new_context(viewport={"width": 1400, "height": 1400})
-        pg = context.new_page()
-        pg.set_default_timeout(300_000)
+        pg = new_page(browser, 1400, 1400)
+        pg.set_default_timeout(300_000)  # the preview trains students: minutes on a loaded machine
         log_in(pg, srv.url, "engineer", "engineer-demo")
         pg.get_by_role("link", name="Student").click()
         wait_idle(pg)
@@ -30,18 +29,18 @@ def test_engineer_previews_a_student_on_the_uk_acts_demo(browser, tmp_path):
         pg.get_by_role("button", name="Run the preview").click()
         pg.get_by_text("Students by label source").wait_for()
         wait_idle(pg)
-        findings = pg.locator('[data-testid="stMarkdown"] li').all_inner_texts()
-        assert any(re.search(r"'GPT-4o \(2024-11-20\) \(all items\)' lose 0\.\d\d macro-F1", f) for f in findings)
-        assert any("recall of the minority class 'technology'" in f for f in findings)
+        findings = pg.locator('[data-testid="stMarkdown"] li')
+        loss = re.compile(r"'GPT-4o \(2024-11-20\) \(all items\)' lose 0\.\d\d macro-F1")
+        findings.filter(has_text=loss).first.wait_for()
+        findings.filter(has_text="recall of the minority class 'technology'").first.wait_for()
         pg.screenshot(path=str(ROOT / "test-artifacts" / "student.png"), full_page=True)
         table = pg.locator('[data-testid="stTable"]').first.inner_text()
         assert "Macro-F1 (95% CI)" in table and "GPT-4o (2024-11-20) (all items)" in table
         pg.get_by_role("button", name="Record as gate evidence").click()
         pg.get_by_text("Recorded as gate evidence: student preview #1 of GPT-4o (2024-11-20)").wait_for()
-        context.close()
+        pg.context.close()
 
-        lead = browser.new_context(viewport={"width": 1400, "height": 1600})
-        pg = lead.new_page()
+        pg = new_page(browser, 1400, 1600)
         pg.set_default_timeout(300_000)
         log_in(pg, srv.url, "lead", "lead-demo")
         pg.get_by_role("link", name="Gate").click()
@@ -62,6 +61,6 @@ def test_engineer_previews_a_student_on_the_uk_acts_demo(browser, tmp_path):
         assert "FAIL" in text and "student preview #1 by engineer" in text, text
         row.scroll_into_view_if_needed()
         pg.screenshot(path=str(ROOT / "test-artifacts" / "gate_student.png"))
-        lead.close()
+        pg.context.close()
     finally:
         srv.stop()

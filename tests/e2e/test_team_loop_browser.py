@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from tests.e2e.conftest import log_in, wait_idle
-from tests.e2e.harness import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.harness import ARTIFACTS, launch_chromium, new_page
 from tests.e2e.test_gate_browser import choose, gate_check
 from tests.e2e.test_label_browser import press_and_wait, shown_item
 
@@ -30,7 +30,7 @@ def team_browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + UNTHROTTLED)
+        b = launch_chromium(p, UNTHROTTLED)
         yield b
         b.close()
 
@@ -71,13 +71,10 @@ def open_gate(pg, url: str) -> None:
 
 
 def test_two_experts_label_while_a_release_keeps_the_approval_fresh_until_the_next(server, team_browser):
-    contexts = [team_browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
-    page, *experts = [c.new_page() for c in contexts]
-    page.set_default_timeout(120_000)
+    page, *experts = pages = [new_page(team_browser) for _ in range(3)]
     try:
         for pg, (name, password) in zip(experts, [("expert", "expert-demo"), ("expert2", "expert-demo")],
                                         strict=True):
-            pg.set_default_timeout(120_000)
             pg.bring_to_front()
             log_in(pg, server.url, name, password)
             pg.current = shown_item(pg)
@@ -104,7 +101,7 @@ def test_two_experts_label_while_a_release_keeps_the_approval_fresh_until_the_ne
         open_gate(lead, server.url)
         lead.get_by_text("Approved —", exact=False).first.wait_for()
         lead.get_by_text("8 expert answers since release 1, not yet released.", exact=False).wait_for()
-        assert lead.get_by_text("on gold release 1", exact=False).first.is_visible()
+        lead.get_by_text("on gold release 1", exact=False).first.wait_for()
         snap(lead, "gate_fresh")
         check = gate_check(server.db_path)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -132,8 +129,8 @@ def test_two_experts_label_while_a_release_keeps_the_approval_fresh_until_the_ne
             pg.screenshot(path=str(ARTIFACTS / f"team_loop_failed_{name}.png"), full_page=True)
         raise
     finally:
-        for c in contexts:
-            c.close()
+        for pg in pages:
+            pg.context.close()
 
     server.stop()
     with duckdb.connect(str(server.db_path), read_only=True) as con:

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from labelgate.labeling import RETEST_SHARE, picked_for_retest
-from tests.e2e.harness import ARTIFACTS, Server, launch_chromium, log_in, wait_idle
+from tests.e2e.harness import ARTIFACTS, Server, launch_chromium, log_in, new_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,7 @@ def label_through_kills(tmp_path, demo_template, n_kills: int, seed: int) -> Non
     with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.set_default_timeout(60_000)
+            page = new_page(browser)
             log_in(page, server.url, "expert", "expert-demo")
             for _ in range(n_kills):
                 current = shown_item(page)

@@ -18,7 +18,7 @@ import pytest
 from labelgate.store import Database
 from labelgate.store.items import count_items
 from labelgate.store.tasks import get_task
-from tests.e2e.harness import ARTIFACTS, Server, log_in, wait_idle
+from tests.e2e.harness import ARTIFACTS, Server, log_in, new_page, wait_idle
 from tests.reliability.helpers import PeakRss
 
 pytestmark = pytest.mark.e2e
@@ -61,9 +61,8 @@ def test_an_upload_over_the_cap_is_refused_with_a_message_and_nothing_imported(t
     big = tmp_path / "two_mb.csv"
     items_csv(big, 2.0)
     server = Server(db_path, args=("--server.maxUploadSize", "1"))
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    page = new_page(browser)
+    context = page.context
     try:
         open_import_tab(page, server.url)
         page.get_by_text("Files up to 1 MB; a larger one is refused before it is sent, and nothing is imported.") \
@@ -115,9 +114,8 @@ def test_an_80_mb_upload_is_imported_within_800_mb_of_server_memory(tmp_path, de
     csv_path = tmp_path / "items_80mb.csv"
     n = items_csv(csv_path, 80)
     server = Server(db_path)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    page = new_page(browser)
+    context = page.context
     try:
         rss = upload_and_import(page, server, csv_path, n)
         # imported, and the uploader is empty again: the file is not kept

@@ -17,6 +17,7 @@ from labelgate.store.labelers import current_labelers, save_labeler
 from labelgate.store.labels import append_llm_labels
 from labelgate.store.tasks import get_task
 from tests.e2e.conftest import Server, log_in, wait_idle
+from tests.e2e.harness import new_page
 
 pytestmark = pytest.mark.e2e
 
@@ -57,9 +58,8 @@ def test_an_expert_receives_no_model_label_colleague_label_or_model_name(tmp_pat
     models, colleague_items = plant(db)
     db.close()
     server = Server(path)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
+    pg = new_page(browser)
+    context = pg.context
     frames: list[bytes] = []
     pg.on("websocket", lambda ws: ws.on("framereceived",
                                         lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
@@ -119,9 +119,8 @@ def test_on_a_continuous_task_no_model_or_colleague_value_reaches_the_expert(tmp
     db.close()
 
     server = Server(path)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)
+    pg = new_page(browser)
+    context = pg.context
     frames: list[bytes] = []
     pg.on("websocket", lambda ws: ws.on("framereceived",
                                         lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))

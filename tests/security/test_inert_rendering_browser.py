@@ -15,7 +15,7 @@ from labelgate.store.imports import import_items, import_labels
 from labelgate.store.tasks import create_task, get_task
 from labelgate.store.users import add_user
 from labelgate.tasks import make_spec
-from tests.e2e.harness import Server, launch_chromium, log_in, wait_idle
+from tests.e2e.harness import TIMEOUT_MS, Server, launch_chromium, log_in, wait_idle
 
 PASSWORD = "beacon-pass-1"
 PAGES = {"expert": ["label"], "engineer": ["calibrate", "compare", "review", "labelers", "monitor", "gate", "data"],
@@ -119,7 +119,7 @@ def test_beacons_in_data_never_load_and_show_literally(tmp_path):
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 context.on("request", lambda r: seen_by_browser.append(r.url) if str(beacon.port) in r.url else None)
                 pg = context.new_page()
-                pg.set_default_timeout(120_000)  # 2 shared cores: generous, never a timing assertion
+                pg.set_default_timeout(TIMEOUT_MS)  # 2 shared cores: generous, never a timing assertion
                 log_in(pg, server.url, users[role], PASSWORD)
                 for name in pages:
                     pg.goto(f"{server.url}/{name}")

@@ -14,10 +14,10 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.harness import ROOT, Server, launch_chromium, log_in, wait_idle
 from tests.labelgate.llm_helpers import answer_by_number
@@ -186,15 +186,13 @@ def test_a_planted_key_appears_nowhere(tmp_path, demo_template):
                 wait_idle(pg)
                 choose(pg, "Task", "sweep")
                 choose(pg, "Labeler", "judge-cli")
+                # judge-cli has no approval: only a forced export (choose waited for the labeler's run to
+                # finish, so the box clicked is the one drawn for judge-cli)
                 forced = pg.get_by_role("checkbox", name=re.compile("Export without a fresh approval"))
+                pg.get_by_text("Export without a fresh approval", exact=False).click()
+                expect(forced).to_be_checked()
                 reason = pg.get_by_label("Reason (required)")
-                deadline = time.monotonic() + 300
-                while not reason.is_visible():  # a click during the rerun the labeler choice started may be lost
-                    assert time.monotonic() < deadline, "the forced-export box never opened"
-                    if not forced.is_checked():
-                        pg.get_by_text("Export without a fresh approval", exact=False).click()
-                    wait_idle(pg)
-                    time.sleep(1)
+                reason.wait_for()
                 reason.fill("key sweep in the browser")
                 reason.press("Enter")
                 wait_idle(pg)
