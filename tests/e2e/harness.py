@@ -111,7 +111,8 @@ QUIET_JS = """() => {
   }
   const q = window.__lgQuiet, now = performance.now();
   if (document.querySelector('IDLE') === null || q.http > 0) return false;
-  if (q.sent > q.got && now - q.sent < 15000) return false;  // sent, no answer yet (15 s: never hang on one)
+  // sent, no answer yet; after 45 s (a rerun request under CI load took seconds to answer) it is taken as lost
+  if (q.sent > q.got && now - q.sent < 45000) return false;
   return now - Math.max(q.sent, q.got) > 100;  // the answer is in and has been handled
 }""".replace("IDLE", IDLE)
 
