@@ -1,6 +1,7 @@
 """The suite's own rules, checked on its source so that new tests keep them (see README, Tests):
 data from inside the checkout only, no skipping on a missing package, no timing assertions, no
-assertion that only bounds a value to [0, 1]."""
+assertion that only bounds a value to [0, 1], no browser test that sleeps or asserts on what a page
+shows at one instant."""
 
 from __future__ import annotations
 
@@ -71,4 +72,23 @@ def test_no_assertion_only_bounds_a_value_to_the_unit_interval():
                     src = ast.get_source_segment(text, part) or ""
                     if UNIT_RANGE.search(src):
                         found.append(f"{p.relative_to(TESTS)}:{node.lineno}: {src}")
+    assert not found, found
+
+
+def test_browser_tests_wait_for_what_they_check():
+    """A real-browser test waits for the state it checks (`locator.wait_for()`, `expect(...)`,
+    `wait_for_function`); `assert x.is_visible()` reads the page at one instant, and a sleep is a
+    guess at how long the page takes: both flaked under CI load. A sleep that is the point (a kill
+    at a random moment) says `# sleep-ok:` on its line."""
+    browser_dirs = [TESTS / "e2e", TESTS / "security", TESTS / "reliability"]
+    peek = re.compile(r"^\s*assert\b.*\.is_(visible|hidden)\(\)")
+    sleep = re.compile(r"\bwait_for_timeout\(|\btime\.sleep\(")
+    found = []
+    for p in _sources():
+        text = p.read_text()
+        if not any(d in p.parents for d in browser_dirs) or "playwright" not in text and "log_in" not in text:
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            if peek.search(line) or (sleep.search(line) and "sleep-ok:" not in line):
+                found.append(f"{p.relative_to(TESTS)}:{n}: {line.strip()}")
     assert not found, found

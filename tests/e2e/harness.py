@@ -48,7 +48,7 @@ class Server:
                 if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).status == 200:
                     return
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.2)  # sleep-ok: polling the health URL until the server answers
         self.stop()
         raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
 

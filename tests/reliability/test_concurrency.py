@@ -103,7 +103,7 @@ def items_file(path, prefix: str) -> list:
 def run_commands(db_path, stop: threading.Event, runs: list, log: list, quiet_answers: int) -> None:
     # the experts' first answers with no command beside them: the baseline for their next-item times
     while len(log) < quiet_answers and not stop.is_set():
-        time.sleep(0.05)
+        time.sleep(0.05)  # sleep-ok: polling the answers log, not the page
     k = 0
     while not stop.is_set() or k < len(COMMANDS):   # each command at least once
         name, args = COMMANDS[k % len(COMMANDS)]

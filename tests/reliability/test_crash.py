@@ -59,7 +59,7 @@ def label_through_kills(tmp_path, demo_template, n_kills: int, seed: int) -> Non
                     current = shown_item(page)
                     wait_idle(page)   # a key pressed while the next item still renders may hit the old one
                 page.keyboard.press(rng.choice("12s"))    # an answer in flight ...
-                page.wait_for_timeout(rng.uniform(0, 250))   # ... killed before, during or after it is stored
+                page.wait_for_timeout(rng.uniform(0, 250))   # sleep-ok: killed before, during or after it is stored
                 kill(server)
                 server = Server(db_path)
                 page.goto(server.url)   # the cookie (per host, not port) signs the expert in again

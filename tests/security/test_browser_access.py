@@ -43,7 +43,7 @@ def test_an_anonymous_visitor_sees_only_the_login_at_every_url_and_metrics_is_cl
         wait_idle(page)
         shows_only_the_login(page)
         if name != "no-such-page":  # a known page's name is not even "not found": it is the login
-            assert not page.get_by_text("Page not found").is_visible()
+            expect(page.get_by_text("Page not found")).not_to_be_visible()
     assert status_of(server.url + "/_stcore/metrics") == 404
     assert status_of(server.url + "/_stcore/health") == 200
 
@@ -60,7 +60,7 @@ def test_page_urls_work_after_a_restart_and_the_token_is_out_of_reach_of_page_sc
     page.goto(server.url + "/calibrate")  # the role's start page, by its name
     wait_idle(page)
     page.get_by_role("heading", name="Calibrate").wait_for()
-    assert not page.get_by_text("Page not found").is_visible()
+    expect(page.get_by_text("Page not found")).not_to_be_visible()
 
     server.stop()
     restarted = Server(server.db_path, port=server.port)
@@ -69,7 +69,7 @@ def test_page_urls_work_after_a_restart_and_the_token_is_out_of_reach_of_page_sc
             page.goto(f"{restarted.url}/{name}")
             wait_idle(page)
             page.get_by_role("heading", name=heading).wait_for()
-            assert not page.get_by_text("You are signed out").is_visible()
+            expect(page.get_by_text("You are signed out")).not_to_be_visible()
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Users" not in nav and "Label\n" not in nav + "\n"
         page.goto(f"{restarted.url}/admin")  # not a lead's page, even by URL
