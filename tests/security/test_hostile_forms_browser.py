@@ -182,9 +182,10 @@ def test_hostile_form_inputs_are_stored_verbatim_and_shown_literally(tmp_path, d
             pg.get_by_role("tab", name="Import", exact=True).click()
             wait_idle(pg)
             choose(pg, "Task", v["task"])
-            pg.get_by_text("labels", exact=True).click()
+            # the radio's option, not the task table's "labels" column beside it
+            pg.get_by_test_id("stRadioGroup").get_by_text("labels", exact=True).click()
             wait_idle(pg)
-            pg.get_by_text("llm", exact=True).click()
+            pg.get_by_test_id("stRadioGroup").get_by_text("llm", exact=True).click()
             wait_idle(pg)
             pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(judged))
             wait_idle(pg)
@@ -230,8 +231,13 @@ def test_hostile_form_inputs_are_stored_verbatim_and_shown_literally(tmp_path, d
             for name in ("data", "calibrate", "gate", "review"):
                 shown[name] = visit(pg, f"{server.url}/{name}", v["task"])
                 no_live_markup(pg, beacon.port)
-            shown["calibrate"] = visit(pg, f"{server.url}/calibrate", v["task"], tabs=False)
+            visit(pg, f"{server.url}/calibrate", v["task"], tabs=False)
             pg.locator(".js-plotly-plot .gtitle").first.wait_for()
+            # the metrics table and the pickers are drawn once their lazily loaded code is in, which the
+            # wait for an idle page does not see: read the page once the labeler's row is there
+            pg.wait_for_function("t => [...document.querySelectorAll('[data-testid=\"stTableStyledTable\"]')]"
+                                 ".some(e => e.innerText.replaceAll('\\u2060', '').includes(t))", arg=v["labeler"])
+            shown["calibrate"] = app_text(pg)
             drawn = " ".join(pg.locator(".js-plotly-plot svg text").all_text_contents())
             no_live_markup(pg, beacon.port)
             pg.screenshot(path=str(shots / "hostile_forms_calibrate.png"), full_page=True)

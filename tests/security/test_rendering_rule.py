@@ -41,6 +41,7 @@ REVIEWED = {
     "text": "already plain() (answer_options, ui.errors)", "db": "st.status(...) of no data: a Database is never shown",
     "change.summary()": "counts", "progress.describe()": "counts and release numbers",
     "status.draft.describe()": "counts and release numbers", "effect.describe()": "a metric name and numbers",
+    "drop.describe()": "a metric name and numbers",
     "cost.describe()": "counts and prices", "review.describe(alpha)": "an interval of numbers",
     "test.method": "the name of a statistical test (qc)", "gold.name": "'release N' or 'the draft'",
     "result.message": "login messages: fixed words and a delay, never the name typed",
