@@ -23,7 +23,8 @@ Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria re
   the experts share fewer than 30 items (noise would fail the gate). It is then skipped and the
   evaluation says so; otherwise it is computed and must pass. A release carries the value
   measured when it was published;
-- optional ``ece`` < 0.1 (only when the labeler reports confidence), ``anchor_flip_rate`` < 0.15
+- optional ``ece`` < 0.1 (only when the labeler reports confidence; labelgate.monitor.ECE_THRESHOLD, the Monitor's
+  default per-batch threshold too), ``anchor_flip_rate`` < 0.15
   (latest batch against the first anchor run), ``cross_family_disagreement`` < 0.35 (qc's 0.3 is
   reached by a labeler that matches gold exactly whenever the other families err on 30% of items);
   labelgate.monitor.CROSS_FAMILY_THRESHOLD, the Monitor's default per-batch threshold too.
@@ -57,7 +58,7 @@ from labelgate.gold import (
     resolve_gold,
 )
 from labelgate.gold import diff as gold_diff
-from labelgate.monitor import CROSS_FAMILY_THRESHOLD, Monitor, monitor, thresholds_for
+from labelgate.monitor import CROSS_FAMILY_THRESHOLD, ECE_THRESHOLD, Monitor, monitor, thresholds_for
 from labelgate.store import Database
 from labelgate.store import gate as gate_store
 from labelgate.store import gold as gold_store
@@ -107,6 +108,8 @@ def default_criteria(task: Task) -> list[Criterion]:
             c = replace(c, threshold=0.15)
         elif c.metric == "cross_family_disagreement":
             c = replace(c, threshold=CROSS_FAMILY_THRESHOLD)
+        elif c.metric == "ece":
+            c = replace(c, threshold=ECE_THRESHOLD)  # qc's 0.1 today; one number with the Monitor's either way
         out.append(c)
     return out
 

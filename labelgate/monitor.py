@@ -45,6 +45,11 @@ CROSS_FAMILY_ITEMS = 150     # bigger batches: cross-family disagreement on a fi
 # the most cross-family disagreement a labeler may show: the gate's default criterion (labelgate.gate) and the
 # monitor's default per-batch threshold are this one number, so both pages show the same bar
 CROSS_FAMILY_THRESHOLD = 0.35
+# the most expected calibration error (10 uniform bins, on gold) a labeler's confidence may show: the gate's default
+# criterion (ECE < this, over all its gold judgments) and the monitor's default per-batch threshold (a batch whose
+# gold slice has ECE above it is blocked) are this one number, so both pages show the same bar (they once said 0.10
+# and 0.15)
+ECE_THRESHOLD = 0.10
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class Thresholds:
     max_flip_rate: float | None = 0.15          # anchor labels changed since the first anchor run
     max_gold_drop: float | None = 0.10          # anchor agreement with gold fell this far below the first run's
     max_cross_family_disagreement: float | None = CROSS_FAMILY_THRESHOLD   # the gate's default too
-    max_ece: float | None = 0.15                # on the gold slice, when the labeler reports confidence
+    max_ece: float | None = ECE_THRESHOLD      # on the gold slice, when the labeler reports confidence; the gate's too
     min_auroc: float | None = None
     min_distinct_2: float | None = None         # lexical diversity of the outputs
 

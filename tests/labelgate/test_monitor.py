@@ -150,6 +150,27 @@ def test_calibration_from_sql_counts_equals_the_sklearn_reference_on_the_rows(de
     assert m.loc["cal", "auroc"] == pytest.approx(roc_auc_score(correct, conf), abs=1e-12)
 
 
+def test_one_ece_bar_blocks_the_batch_on_the_monitor_and_fails_the_gate(demo_db):
+    # labelgate.monitor.ECE_THRESHOLD: the Gate required ECE < 0.10 while the Monitor let a batch pass up to 0.15,
+    # so a labeler could sit on an unblocked batch and still fail the gate on calibration
+    task = get_task(demo_db, "mt-bench")
+    version = save_labeler(demo_db, task.task_id, DRIFTY, created_by="test")
+    gold = load_gold(demo_db, task).labels
+    # every judgment says 0.9 and 156 of the 200 are right: accuracy 0.78, one bin, ECE = |0.78 - 0.9| = 0.12
+    rows = [{"task_id": task.task_id, "item_id": item, "labeler": "Drifty", "version": version, "batch": "cal",
+             "value": value if k < 156 else ("2" if value == "1" else "1"), "confidence": 0.9, "source": "import"}
+            for k, (item, value) in enumerate(zip(gold["item_id"], gold["value"], strict=True))]
+    append_llm_labels(demo_db, pd.DataFrame(rows))
+    assert mon.Thresholds().max_ece == mon.ECE_THRESHOLD == 0.10
+    m = mon.monitor(demo_db, task, "Drifty", diversity_batches=0).batches.set_index("batch")
+    assert m.loc["cal", "ece"] == pytest.approx(0.12, abs=1e-9)
+    assert m.loc["cal", "blocked"]
+    assert "calibration: ECE 0.120 on the gold slice > 0.1" in m.loc["cal", "breaches"]
+    ev = gate.evaluate(demo_db, task, "Drifty").evidence().set_index("criterion")
+    assert ev.loc["calibration (ECE)", "required"] == "ece < 0.1"
+    assert ev.loc["calibration (ECE)", "result"] == "fail"
+
+
 def test_anchor_set_is_drawn_from_gold_items_only_and_bad_sizes_are_named(db, demo_db, capsys):
     task = get_task(demo_db, "mt-bench")
     assert cli(["--db", str(demo_db.path), "anchors", "draw", "--task", "mt-bench", "--size", "30"]) == 0

@@ -118,3 +118,12 @@ def test_the_monitor_and_the_gate_show_the_same_cross_family_bar(app_for):
     at.switch_page("pages/gate.py").run()
     assert not at.exception, at.exception
     assert at.number_input(key="gate_thr_mt-bench_cross_family_disagreement").value == 0.35
+
+
+def test_the_monitor_and_the_gate_show_the_same_ece_bar(app_for):
+    # one number (labelgate.monitor.ECE_THRESHOLD): the Gate required ECE < 0.10 while the Monitor blocked above 0.15
+    at = app_for("lead", page=PAGE, timeout=60)
+    assert at.number_input(key="monitor_thr_mt-bench_max_ece").value == 0.10
+    at.switch_page("pages/gate.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="gate_thr_mt-bench_ece").value == 0.10
