@@ -394,6 +394,18 @@ def cv_agreement_drops(cv: pd.DataFrame | list[dict] | None) -> list[CvEffect]:
     return [e for e in effects if e.higher_better and e.worse]
 
 
+def cv_warnings(cv: pd.DataFrame | list[dict] | None) -> list[str]:
+    """What the Calibrate page warns of beside its save button, in the words `labelgate gate evaluate` and
+    `labelgate export` print for the correction in force: a headline metric made worse (saved only once
+    confirmed), then each agreement metric the correction lowers."""
+    effect = cv_effect(cv)
+    out = [f"This correction makes the {effect.describe()}."] if effect is not None and effect.worse else []
+    for drop in cv_agreement_drops(cv):  # judged better by its error, it can still agree less often
+        out.append(f"Agreement gets worse with this correction: {drop.describe()}"
+                   + (f", although the {effect.describe()}." if effect is not None and not effect.worse else "."))
+    return out
+
+
 def describe_correction(corr: dict) -> str:
     """A saved correction in words: method, the gold it was fitted on, its cross-validated effect."""
     effect = cv_effect(corr.get("cv_metrics"))

@@ -95,6 +95,7 @@ class ExportReport:
     n_review: int = 0                # rows whose label a person gave in a targeted review (human_review)
     correction: str | None = None
     correction_note: str = ""
+    correction_warnings: list = field(default_factory=list)  # the Calibrate page's warnings of the correction
     gold_release: int | None = None  # the release the human rows come from (None: the draft)
     gold_version: str = ""
     path: str | None = None
@@ -130,6 +131,7 @@ class ExportReport:
         if self.correction:
             note = f" ({self.correction_note})" if self.correction_note else ""
             parts.append(f"correction {self.correction}{note}")
+            parts.extend(f"WARNING: {w}" for w in self.correction_warnings)
         if self.forced:
             parts.append(f"FORCED by {self.forced_by} without a fresh approval ({self.approval}), because: "
                          f"{self.force_reason}; recorded in the audit log")
@@ -307,6 +309,10 @@ def prepare(db: Database, task: Task, labeler: str, *, human_share: float | None
         report.removed[f"in a batch the monitor blocked ({names})"] = int((~keep).sum())
         llm = llm[keep]
     llm, report.correction_note = _apply_correction(db, task, llm, corr)
+    if corr is not None:
+        from labelgate import calibrate as cal
+
+        report.correction_warnings = cal.cv_warnings(corr.get("cv_metrics"))
     if task.kind == "ordinal":   # a training label is a scale point: the nearest to the (corrected) mean
         lo, hi = task.spec["scale"]
         llm = llm.assign(value_num=np.clip(np.round(llm["value_num"]), lo, hi))

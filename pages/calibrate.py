@@ -429,13 +429,10 @@ with tab_corr:
             "before": st.column_config.NumberColumn(format="%.4f"),
             "after": st.column_config.NumberColumn(format="%.4f")})
         effect = cal.cv_effect(cv)
-        if effect is not None and effect.worse:
-            st.warning(f"This correction makes the {effect.describe()}.", icon=":material/trending_down:")
-            st.checkbox("Save it although it is worse", key=confirm_key(focus, method))
-        for drop in cal.cv_agreement_drops(cv):  # judged better by its error, it can still agree less often
-            st.warning(f"Agreement gets worse with this correction: {drop.describe()}"
-                       + (f", although the {effect.describe()}." if effect is not None and not effect.worse else "."),
-                       icon=":material/trending_down:")
+        for i, warning in enumerate(cal.cv_warnings(cv)):  # the CLI prints the same for the correction in force
+            st.warning(warning, icon=":material/trending_down:")
+            if i == 0 and effect is not None and effect.worse:
+                st.checkbox("Save it although it is worse", key=confirm_key(focus, method))
         st.button("Save this correction", type="primary", key="cal_save", icon=":material/save:",
                   on_click=on_save_correction,
                   args=(task_name, criterion, focus, data.version, gold.version, release, method, covariates))

@@ -41,13 +41,22 @@ def _common(p) -> None:
 
 
 def _evaluate(args) -> int:
+    from labelgate import calibrate as cal
     from labelgate import gate
+    from labelgate.store.corrections import current_correction
 
     task = get_task(args.db, args.task)
     ev = gate.evaluate(args.db, task, args.labeler, gold_release=args.gold_release)
     gate.record_evaluation(args.db, ev, User("cli", "engineer"))
+    corr = current_correction(args.db, task.task_id, args.labeler, ev.fingerprint.labeler_version,
+                              criterion=task.criterion_name)
     if args.json:
-        print(json.dumps(ev.to_dict(), indent=2, default=str))
+        out = ev.to_dict()
+        if corr is not None:
+            out["correction"] = {"correction_id": int(corr["correction_id"]), "method": corr["method"],
+                                 "description": cal.describe_correction(corr),
+                                 "warnings": cal.cv_warnings(corr.get("cv_metrics"))}
+        print(json.dumps(out, indent=2, default=str))
     else:
         print(f"{args.labeler} (version {ev.fingerprint.labeler_version}) on {task.name}, against "
               f"{ev.fingerprint.gold_name}: {ev.verdict.upper()}")
@@ -57,6 +66,10 @@ def _evaluate(args) -> int:
                 print(f"            {r.evidence}")
         if ev.notes.get("alignment_lab"):
             print(f"  alignment lab: {ev.notes['alignment_lab']}")
+    if corr is not None and not args.json:  # as the Gate page's "Correction in force" and the Calibrate page's warnings
+        print(f"  correction in force: {cal.describe_correction(corr)}")
+        for warning in cal.cv_warnings(corr.get("cv_metrics")):
+            print(f"  WARNING: {warning}")
     return 0 if ev.result.passed else 1
 
 
