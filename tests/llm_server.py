@@ -189,11 +189,15 @@ class PromptSensitiveJudge:
         return wrong[int(stable_unit(ctx.prompt, f"wrong{self.seed}") * len(wrong))]
 
 
+class RawText(str):
+    """An answer function's return value sent as the model's text exactly (no JSON wrapping): prose, "" ..."""
+
+
 class FakeLLMServer:
     """An HTTP/1.1 keep-alive server on 127.0.0.1 in a background thread (its own event loop).
 
     latency: seconds before each answer. answer: ctx -> label text, or a dict sent as the whole JSON
-    answer (one member per criterion). faults: ctx -> Fault | None.
+    answer (one member per criterion), or a RawText sent as the model's text as it is. faults: ctx -> Fault | None.
     confidence: the verbalized confidence in JSON answers. label_prob: probability given to the
     label's tokens in logprobs. reject_structured: answer 400 to requests asking for a schema.
     """
@@ -372,6 +376,8 @@ class FakeLLMServer:
         text = None
         if isinstance(label, dict):   # a whole answer object (a call about several criteria)
             text, label = json.dumps(label), ""
+        elif isinstance(label, RawText):
+            text, label = str(label), ""
         refusal = False
         if fault is not None:
             k = fault.kind

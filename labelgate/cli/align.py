@@ -2,12 +2,15 @@
 labelgate align run --task T --variants FILE [--budget-usd X] [--json]
 labelgate align run --task T --variants FILE --search [--budget-usd X | --budget-calls N] [--first-chunk N] [--json]
 labelgate align compare --task T --labelers A,B[,C...] [--baseline A] [--json]
-labelgate align final --task T --labeler L --user NAME [--password-stdin] [--json]"""
+labelgate align final --task T --labeler L --user NAME [--password-stdin] [--json]
+labelgate align propose --task T --labeler L --proposer-model M [--provider P] [--base-url URL] [--n 3]
+    [--out FILE] [--json]"""
 
 from __future__ import annotations
 
 import json
 
+from labelgate.align.variants import RUNNABLE
 from labelgate.cli.common import CommandError, add_gold_release, login
 from labelgate.store.tasks import get_task
 
@@ -62,6 +65,28 @@ def register(subparsers) -> None:
     add_gold_release(f)
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=_final)
+    pr = sub.add_parser("propose", help="a model rewrites a labeler's instructions from its errors on the TRAIN split "
+                                        "(never dev or test); each rewrite is saved as a variant to run on dev")
+    pr.add_argument("--task", required=True)
+    pr.add_argument("--labeler", required=True, help="the base labeler: run on train, its errors shown to the proposer")
+    pr.add_argument("--proposer-model", required=True, metavar="M", help="the model that writes the rewrites")
+    pr.add_argument("--provider", choices=RUNNABLE, default=None,
+                    help="the proposer's provider (default: the base labeler's, with its base URL and key variable)")
+    pr.add_argument("--base-url", default=None, help="the proposer's API base URL (required for openai-compatible)")
+    pr.add_argument("--api-key-env", default=None, help="environment variable holding the proposer's API key "
+                                                        "(default: the provider's)")
+    pr.add_argument("--n", type=int, default=3, help="rewrites to ask for (default 3)")
+    pr.add_argument("--max-errors", type=int, default=20, metavar="N",
+                    help="train errors shown to the proposer at most (default 20, in item-id order)")
+    pr.add_argument("--temperature", type=float, default=0.7, help="the proposer's temperature (default 0.7)")
+    pr.add_argument("--max-tokens", type=int, default=4000, help="the proposer's answer length limit (default 4000)")
+    pr.add_argument("--out", default=None, metavar="FILE",
+                    help="also write the rewrites as a variants file for `labelgate align run --variants FILE`")
+    pr.add_argument("--concurrency", type=int, default=8, help="requests in flight on train (default 8)")
+    pr.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    add_gold_release(pr)
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=_propose)
 
 
 def _split(args) -> int:
@@ -215,4 +240,57 @@ def _final(args) -> int:
         print(f"  {name:<20} {m['estimate']:.3f}  [{lo}, {hi}]")
     looks = out["test_looks"]
     print(f"the test split has been looked at {looks} time{'s' if looks != 1 else ''} (every final evaluation counts)")
+    return 0
+
+
+def _propose(args) -> int:
+    from pathlib import Path
+
+    from labelgate.align.propose import ProposalError, propose
+    from labelgate.labelers import LabelerConfig
+    from labelgate.llm.runner import RunOptions
+    from labelgate.llm.secrets import MissingApiKeyError
+    from labelgate.store.labelers import get_labeler
+
+    task = get_task(args.db, args.task)
+    try:
+        base = get_labeler(args.db, task.task_id, args.labeler)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from None
+    provider = args.provider or base.provider
+    same = provider == base.provider
+    if provider not in RUNNABLE:
+        raise CommandError(f"{base.name} is an import labeler: name the proposer's --provider ({', '.join(RUNNABLE)})")
+    try:
+        proposer = LabelerConfig(name="proposer", provider=provider, model=args.proposer_model,
+                                 base_url=args.base_url or (base.base_url if same else None),
+                                 api_key_env=args.api_key_env or (base.api_key_env if same else None),
+                                 temperature=args.temperature, max_tokens=args.max_tokens)
+        out = propose(args.db, task, args.labeler, proposer=proposer, n=args.n, max_errors=args.max_errors,
+                      gold_release=args.gold_release,
+                      options=RunOptions(concurrency=args.concurrency, timeout=args.timeout))
+    except (ProposalError, MissingApiKeyError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.out:
+        try:
+            Path(args.out).write_text(out["variants_file"], encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"the variants are saved (proposal {out['proposal_id']}), but {args.out} could not "
+                               f"be written: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    t, p = out["train_run"], out["proposer"]
+    print(f"proposal {out['proposal_id']}: {out['base']['name']} ({out['base']['version']}) on the train split of "
+          f"{task.name} ({out['gold']}): {out['n_errors']} wrong of {out['n_train_items']} train items, "
+          f"{out['n_errors_shown']} shown to {p['model']}")
+    print(f"  train run {t['run_id']}: {t['requests']} requests, {t['cached_calls']} cached, ${t['cost_usd']:,.4f}; "
+          f"proposer: {p['tokens_in'] or 0:,} tokens in, {p['tokens_out'] or 0:,} out, ${p['cost_usd']:,.4f}")
+    for v in out["variants"]:
+        print(f"  saved variant {v['name']} ({v['version']})" + (f": {v['rationale']}" if v["rationale"] else ""))
+    for r in out["rejected"]:
+        print(f"  proposal {r['index']} not used: {r['reason']}")
+    where = args.out or "a variants file (--out FILE)"
+    print(f"no dev or test item was shown to the proposer; compare the rewrites on dev with "
+          f"`labelgate align run --task {task.name} --variants {where}`")
     return 0

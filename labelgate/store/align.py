@@ -1,4 +1,5 @@
-"""Alignment lab splits and final evaluations (migration 0022). Append-only: inserts and reads."""
+"""Alignment lab splits, final evaluations, promotions and proposals (migrations 0022, 0024, 0025).
+Append-only: inserts and reads."""
 
 from __future__ import annotations
 
@@ -167,3 +168,30 @@ def imported_labels(db: Database, task_id: int, labeler: str, version: str) -> b
     with db.connect() as con:
         return fetch_one(con, "SELECT count(*) FROM llm_labels WHERE task_id = ? AND labeler = ? AND version = ?"
                               " AND source = 'import'", [task_id, labeler, version])[0] > 0
+
+
+def record_proposal(db: Database, *, task_id: int, split_id: int, base_labeler: str, base_version: str,
+                    train_run_id: int | None, train_cost_usd: float, n_train_items: int, n_errors: int,
+                    error_item_ids: list[str], proposer_provider: str, proposer_model: str,
+                    proposer_base_url: str | None, n_requested: int, prompt: str, response: str,
+                    tokens_in: int | None, tokens_out: int | None, cost_usd: float, variants: list[dict],
+                    created_by: str) -> int:
+    """Append a proposal of instruction rewrites (migration 0025); returns its id."""
+    with db.transaction() as con:
+        (proposal_id,) = fetch_one(
+            con,
+            "INSERT INTO align_proposals (task_id, split_id, base_labeler, base_version, train_run_id,"
+            " train_cost_usd, n_train_items, n_errors, error_item_ids, proposer_provider, proposer_model,"
+            " proposer_base_url, n_requested, prompt, response, tokens_in, tokens_out, cost_usd, variants, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING proposal_id",
+            [task_id, split_id, base_labeler, base_version, train_run_id, train_cost_usd, n_train_items, n_errors,
+             json.dumps(error_item_ids), proposer_provider, proposer_model, proposer_base_url, n_requested, prompt,
+             response, tokens_in, tokens_out, cost_usd, json.dumps(variants), created_by])
+    return int(proposal_id)
+
+
+
+def proposals(db: Database, task_id: int) -> pd.DataFrame:
+    """Every proposal of a task, oldest first (error_item_ids and variants as JSON text)."""
+    with db.connect() as con:
+        return con.execute("SELECT * FROM align_proposals WHERE task_id = ? ORDER BY proposal_id", [task_id]).df()
