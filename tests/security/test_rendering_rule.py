@@ -42,6 +42,7 @@ REVIEWED = {
     "change.summary()": "counts", "progress.describe()": "counts and release numbers",
     "status.draft.describe()": "counts and release numbers", "effect.describe()": "a metric name and numbers",
     "drop.describe()": "a metric name and numbers",
+    "warning": "labelgate.calibrate.cv_warnings: effect.describe() and drop.describe() in fixed words",
     "cost.describe()": "counts and prices", "review.describe(alpha)": "an interval of numbers",
     "test.method": "the name of a statistical test (qc)", "gold.name": "'release N' or 'the draft'",
     "result.message": "login messages: fixed words and a delay, never the name typed",
