@@ -16,7 +16,7 @@ from labelgate.store.items import item_meta_frame
 from labelgate.store.labels import human_labels
 from labelgate.store.tasks import get_task
 from labelgate.ui import review_sets
-from labelgate.ui.format import display_columns
+from labelgate.ui.format import display_columns, history_columns
 from labelgate.ui.session import action, get_db, require_page
 from labelgate.ui.widgets import criterion_picker, plain, require_task_names, show_message
 
@@ -204,16 +204,14 @@ with tab_queue:
         st.markdown(f"**Gold:** {plain(current)} ({plain(source)})" if current is not None else
                     "**Gold:** none — " + ("in dispute" if item_id in set(gold.disputed["item_id"]) else
                                            "no expert labels"))
-        c1, c2 = st.columns(2)
-        with c1:
-            st.markdown("**Experts' labels** (revealed for review)")
-            st.dataframe(display_columns(h["experts"]), hide_index=True, key="rev_experts")
-        with c2:
-            st.markdown("**Labelers' labels**")
-            st.dataframe(display_columns(h["labelers"]), hide_index=True, key="rev_labelers_table")
+        # one above the other, each the page's width: side by side, the time and the confidence were cut off
+        st.markdown("**Experts' labels** (revealed for review)")
+        st.dataframe(history_columns(h["experts"]), hide_index=True, key="rev_experts")
+        st.markdown("**Labelers' labels**")
+        st.dataframe(history_columns(h["labelers"]), hide_index=True, key="rev_labelers_table")
         if not h["adjudications"].empty:
             st.markdown("**Adjudications** (newest first; the first is the gold)")
-            st.dataframe(display_columns(h["adjudications"]), hide_index=True, key="rev_adjudications")
+            st.dataframe(history_columns(h["adjudications"]), hide_index=True, key="rev_adjudications")
         with st.container(border=True):
             st.markdown("**Adjudicate**: the final gold label of this item")
             if task.kind == "continuous":

@@ -58,6 +58,22 @@ def display_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: FIELD_NAMES[c] for c in df.columns if c in FIELD_NAMES})
 
 
+def history_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """An item's answers (experts', labelers', adjudications) as a reviewer reads them, row by row: the
+    columns named as in display_columns, a missing value as "–" (st.dataframe writes "None"), a time to
+    the minute and a confidence with three decimals; the labels themselves as stored."""
+    out = display_columns(df).copy()
+    for c in out.columns:
+        s = out[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[c] = s.dt.strftime("%Y-%m-%d %H:%M").fillna("–")
+        elif pd.api.types.is_float_dtype(s) and s.isna().any():
+            out[c] = s.map(number)
+        elif s.dtype == object:
+            out[c] = s.map(lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+    return out
+
+
 def readable(df: pd.DataFrame) -> pd.DataFrame:
     """An analysis table as text a person reads: human column names, each `x_ci_low`/`x_ci_high`
     pair folded into one "95% CI" column beside x, counts as integers, decimals without noise."""

@@ -45,6 +45,9 @@ def test_expert_disputes_are_queued_with_both_labels_revealed(biased):
     truth = int(info["truth"][item])  # exp-a says the true score, exp-b one point more
     assert experts["value"].astype(int).to_dict() == {"exp-a": truth, "exp-b": truth + 1}
     assert "**Gold:** none — in dispute" in [m.value for m in at.markdown]
+    # an empty cell reads "–", not "None", and the time is to the minute (the table once cut it off)
+    assert experts["comment"].tolist() == ["–", "–"]
+    assert experts["when"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()
 
 
 def test_adjudication_needs_a_reason_records_who_and_why_and_leaves_expert_labels(biased, demo_db):
