@@ -380,5 +380,7 @@ def breaches(row: dict, t: Thresholds) -> list[str]:
         if limit is None or v is None:
             continue
         if (op == ">" and v > limit + 1e-12) or (op == "<" and v < limit - 1e-12):
+            if f"{float(v):.0%}" == f"{limit:.0%}":  # 35.2% > 35% would read "35% > 35%"
+                text = text.replace("{v:.0%}", "{v:.1%}")
             out.append(text.format(v=float(v), t=limit))
     return out

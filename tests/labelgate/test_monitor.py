@@ -73,6 +73,7 @@ def test_the_monitor_flags_the_batch_where_the_labeler_changes_and_not_the_earli
     # b01 only crosses the cross-family bar the gate shares (35%): the demo's other families err on those items
     assert list(m.blocked["batch"]) == ["b01", "b06"]
     assert frame.loc["b01", "breaches"] == ["cross-family disagreement 37% > 35%"]
+
     b06 = frame.loc["b06"]
     assert b06["collapsed"] and b06["top_label"] == "1" and b06["top_share"] == 1.0
     assert b06["flip_rate"] > 0.9 and b06["anchor_gold_agreement"] < 0.1
@@ -101,6 +102,15 @@ def test_the_monitor_flags_the_batch_where_the_labeler_changes_and_not_the_earli
         n = len(texts)
         mean_distance = 1 - (sim.sum() - np.trace(sim)) / (n * (n - 1))
         assert frame.loc[batch, "semantic_diversity"] == pytest.approx(mean_distance, abs=1e-9)
+
+
+def test_a_breach_just_over_its_bar_says_by_how_much(demo_db):
+    # b07 of this history disagrees on 35.4% of the cross-family pairs: "35% > 35%" read as no breach at all
+    task, _ = history(demo_db, n_batches=7, drift_at=None)
+    frame = mon.monitor(demo_db, task, "Drifty").batches.set_index("batch")
+    v = frame.loc["b07", "cross_family_disagreement"]
+    assert f"{v:.0%}" == "35%" and v > 0.35, v
+    assert frame.loc["b07", "breaches"] == [f"cross-family disagreement {v:.1%} > 35%"]
 
 
 def test_gate_check_passes_before_the_drift_and_fails_after_it(demo_db, capsys):
