@@ -10,7 +10,7 @@ import streamlit as st
 from labelgate import calibrate as cal
 from labelgate import student as stu
 from labelgate.store import student as student_store
-from labelgate.store.tasks import get_task
+from labelgate.store.tasks import get_task, list_tasks
 from labelgate.ui import figures
 from labelgate.ui.session import action, current_user, get_db, require_page
 from labelgate.ui.widgets import plain, show_message, task_picker
@@ -105,6 +105,10 @@ st.caption("Proxy students (TF-IDF of words and characters, class-weighted logis
            "label source and scored only on gold items they never saw. A proxy is not your real student: it ranks "
            "label sources and shows their failure modes — lost macro-F1, a collapsing minority class, unstable "
            "students, a learning curve that stops climbing — before anyone trains on them.")
+if "stu_task" not in S:  # open on a task the preview can use (the demo's first task in the list is ordinal)
+    usable = [t.name for t in list_tasks(db) if t.kind == "categorical"]
+    if usable:
+        S["stu_task"] = usable[0]
 task_name = task_picker("stu_task")
 task, gold_version, refs = task_state(task_name)
 if task.kind != "categorical":

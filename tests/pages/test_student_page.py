@@ -18,6 +18,9 @@ def student_app(app_for, demo_db):
 def test_engineer_runs_the_preview_and_sees_the_services_numbers(student_app, demo_db):
     at = student_app("engineer", page="pages/student.py", timeout=600)
     assert at.title[0].value == "Student preview"
+    # it opens on the first categorical task, not on the first task in the list (a dead end when not categorical)
+    assert at.selectbox(key="stu_task").value == CAP_TASK
+    assert not any("needs a categorical task" in i.value for i in at.info)
     # the MT-Bench demo task is pairwise: the page says why it cannot preview it
     at.selectbox(key="stu_task").select("mt-bench").run()
     assert any("needs a categorical task" in i.value for i in at.info)
