@@ -57,7 +57,8 @@ def _student(args) -> int:
         print(json.dumps(report.to_dict() | {"recorded_preview_id": recorded}, indent=2, default=float))
         return 0
     p = report.preview
-    print(f"task {report.task}: {p.n_eval} gold items scored in {p.n_folds} folds, {p.n_seeds} students per arm; "
+    students = f"{p.n_seeds} student" + ("s" if p.n_seeds != 1 else "")
+    print(f"task {report.task}: {p.n_eval} gold items scored in {p.n_folds} folds, {students} per arm; "
           f"minority class {p.minority!r}")
     width = max(len(a.name) for a in p.arms) + 2
     print(f"{'arm':<{width}}{'train rows':>11}  {'macro-F1':<22}  {'minority recall':<22}  {'F1 loss':<22}  "
