@@ -10,7 +10,7 @@ import streamlit as st
 from labelgate import align
 from labelgate.align import promote as promoting
 from labelgate.store.tasks import get_task
-from labelgate.ui import figures
+from labelgate.ui import align_propose, figures
 from labelgate.ui import format as fmt
 from labelgate.ui.session import action, current_user, get_db
 from labelgate.ui.widgets import plain, show_message
@@ -210,6 +210,7 @@ def render(task, gold, refs, task_name: str, criterion: str | None, release: int
         r2.button("Run on dev", key="cmp_run_variants", on_click=on_run_variants,
                   args=(task_name, criterion, release, refresh), icon=":material/play_arrow:")
         show_message("cmp_run_message")
+    align_propose.render(task_name, criterion, release, versions, refresh=refresh)
 
     st.markdown("**Side by side on the dev split**")
     s1, s2 = st.columns([3, 1])

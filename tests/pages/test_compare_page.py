@@ -206,3 +206,47 @@ def test_the_dev_items_where_the_chosen_labelers_disagree_open_in_review(app_for
                                        (False, True): "with each other"}[(against_gold, each_other)]
     at.button(key="rev_lab_clear").click().run()
     assert "rev_lab" not in at.session_state          # the queues are back (AppTest reruns the page it started on)
+
+
+def test_rewrites_proposed_from_the_train_errors_land_in_the_variants_box(app_for, demo_db):
+    import json
+
+    from labelgate.align import make_split
+    from labelgate.labelers import LabelerConfig
+    from labelgate.store.labelers import save_labeler
+    from labelgate.store.tasks import get_task
+    from tests.llm_server import FakeLLMServer, default_answer
+
+    rewrite = "Judge carefully which output answers better.\n\n{item}\n\n{options}\n\nAnswer with one of: {labels}."
+
+    def answer(ctx):
+        if "rewritten versions of the instructions" in ctx.prompt:
+            return {"proposals": [{"instructions": rewrite, "rationale": "asks for care"}]}
+        return default_answer(ctx)
+
+    task = get_task(demo_db, "mt-bench")
+    split = make_split(demo_db, task, created_by="engineer")
+    with FakeLLMServer(answer=answer) as server:
+        save_labeler(demo_db, task.task_id, LabelerConfig(name="local judge", provider="openai-compatible",
+                                                          model="local-model", base_url=server.openai_url),
+                     created_by="engineer")
+        at = app_for("engineer", page=PAGE)
+        at.button(key="cmp_propose").click().run()
+        assert "Nothing stored" not in " ".join(e.value for e in at.error)
+        assert "Not asked: name the proposer's model" in " ".join(e.value for e in at.error)
+        at.selectbox(key="cmp_propose_mt-bench_base").set_value("local judge").run()
+        at.text_input(key="cmp_propose_mt-bench_model").set_value("local-proposer").run()
+        at.button(key="cmp_propose").click().run()
+        assert not at.exception
+        asked = [r for r in server.requests if "rewritten versions of the instructions" in r["prompt"]]
+        assert len(asked) == 1 and asked[0]["body"]["model"] == "local-proposer"
+    done = " ".join(s.value for s in at.success)
+    assert "Proposal 1: local judge got" in done and "(no dev or test item)" in done and "Run on dev" in done
+    with demo_db.connect() as con:
+        row = con.execute("SELECT created_by, error_item_ids, variants FROM align_proposals").fetchone()
+    assert row[0] == "engineer" and set(json.loads(row[1])) <= set(split.ids("train"))
+    name = json.loads(row[2])[0]["name"]
+    box = at.text_area(key="cmp_run_variants_mt-bench").value
+    assert f"name: {name}" in box and "Judge carefully which output answers better." in box
+    history = [t.value for t in at.table if "Train errors shown" in t.value.columns]
+    assert history and history[0].map(lambda v: str(v).replace("\\", ""))["Variants"].tolist() == [name]
