@@ -4,6 +4,8 @@
   examples come from), dev (where labelers are compared) and test (sealed: read only by a
   recorded final evaluation, and every look is counted).
 - `fewshot`: k train items with their gold labels rendered into a labeler's prompt (train only).
+- `propose`: a model rewrites a labeler's instructions from its errors on train (never dev or test); each
+  usable rewrite becomes a labeler version to run on dev (`labelgate align propose`).
 - `compare`: two labelers on the same dev items: per metric the paired difference with a paired
   bootstrap CI (qc.paired), and McNemar's test for accuracy; `final_evaluation` on test.
 """
