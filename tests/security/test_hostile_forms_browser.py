@@ -76,8 +76,16 @@ def app_text(pg) -> str:
     return "\n".join([pg.locator('[data-testid="stApp"]').inner_text(), *values]).replace("\u2060", "")
 
 
-def visit(pg, url: str, task: str, *, tabs: bool = True) -> str:
-    """Open a page, pick the hostile task, open every tab; the page's text as shown."""
+# app_text's text, in the page: waited on until it holds what a page must show
+APP_TEXT_JS = """() => [document.querySelector('[data-testid="stApp"]').innerText,
+  ...[...document.querySelectorAll('[data-testid="stApp"] input')].map(e => e.value)]
+  .join('\\n').replaceAll('\\u2060', '')"""
+
+
+def visit(pg, url: str, task: str, *, tabs: bool = True, shows: tuple[str, ...] = ()) -> str:
+    """Open a page, pick the hostile task, wait until its first view `shows` each text (the picker
+    holds the task; widgets whose code loads lazily are drawn after the page is idle), then open every
+    tab; the page's text as shown."""
     pg.goto(url)
     wait_idle(pg)
     seen = []
@@ -89,6 +97,9 @@ def visit(pg, url: str, task: str, *, tabs: bool = True) -> str:
         seen.append(app_text(pg))
 
     pick()
+    pg.wait_for_function(f"ts => {{ const t = ({APP_TEXT_JS})(); return ts.every(x => t.includes(x)); }}",
+                         arg=[task, *shows])
+    seen.append(app_text(pg))
     for k in range(pg.get_by_role("tab").count() if tabs else 0):
         pg.get_by_role("tab").nth(k).click()
         wait_idle(pg)
@@ -228,16 +239,12 @@ def test_hostile_form_inputs_are_stored_verbatim_and_shown_literally(tmp_path, d
             # every page that shows them, as the engineer
             c, pg = context()
             log_in(pg, server.url, "engineer", "engineer-demo")
-            for name in ("data", "calibrate", "gate", "review"):
-                shown[name] = visit(pg, f"{server.url}/{name}", v["task"])
+            for name, shows in (("data", ()), ("calibrate", (v["labeler"],)), ("gate", (v["labeler"],)),
+                                ("review", ())):
+                shown[name] = visit(pg, f"{server.url}/{name}", v["task"], shows=shows)
                 no_live_markup(pg, beacon.port)
-            visit(pg, f"{server.url}/calibrate", v["task"], tabs=False)
+            shown["calibrate"] = visit(pg, f"{server.url}/calibrate", v["task"], tabs=False, shows=(v["labeler"],))
             pg.locator(".js-plotly-plot .gtitle").first.wait_for()
-            # the metrics table and the pickers are drawn once their lazily loaded code is in, which the
-            # wait for an idle page does not see: read the page once the labeler's row is there
-            pg.wait_for_function("t => [...document.querySelectorAll('[data-testid=\"stTableStyledTable\"]')]"
-                                 ".some(e => e.innerText.replaceAll('\\u2060', '').includes(t))", arg=v["labeler"])
-            shown["calibrate"] = app_text(pg)
             drawn = " ".join(pg.locator(".js-plotly-plot svg text").all_text_contents())
             no_live_markup(pg, beacon.port)
             pg.screenshot(path=str(shots / "hostile_forms_calibrate.png"), full_page=True)
