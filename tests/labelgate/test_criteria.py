@@ -195,3 +195,26 @@ def test_a_published_release_freezes_every_criterion(multi):
         frozen = goldlib.release_gold(db, task.criterion(name), rel.number)
         assert frozen.labels["value"].tolist() == value, name
     assert set(rel.expert_agreement["criteria"]) == set(task.criterion_names)
+
+
+@pytest.mark.parametrize("kind, spec", [
+    ("ordinal", make_spec("ordinal", scale=(1, 5))),
+    ("continuous", make_spec("continuous", value_range=(0, 1))),
+    ("categorical", make_spec("categorical", labels=["yes", "no"])),
+    ("pairwise", make_spec("pairwise", labels=["1", "2", "tie"])),
+])
+def test_one_answer_is_normalized_exactly_as_a_column_of_answers_is(db, kind, spec):
+    # the Label page checks each answer on its own (a fast path without pandas); an import checks a
+    # column at once: the same value must get the same text and number, or be refused by both
+    task = create_task(db, f"norm-{kind}", kind, spec)
+    values = ["3", " 3 ", "3.0", "3.5", "0", "6", "-1", "1e0", ".5", "0.25", "1", "0.", "+1", "nan", "inf", "",
+              "x", "abc", "yes", " Yes", "no", "YES", "tie", "TIE", "2", "1_0", "0x1", "１", 3, 3.0, 2.5, 0.5, 1, 0,
+              float("nan"), True, None]
+    for value in values:
+        text, num, bad = task.normalize_values(pd.Series([value]))
+        if bad.iloc[0]:
+            with pytest.raises(ValueError, match="is not a valid label"):
+                task.normalize_value(value)
+            continue
+        want = (text.iloc[0], None if pd.isna(num.iloc[0]) else float(num.iloc[0]))
+        assert task.normalize_value(value) == want, (kind, value)
