@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -247,7 +249,8 @@ def labeling_loop(task_name: str) -> None:
         if kind:
             getattr(st, kind)(text)  # beside the buttons, where the expert is looking
         if multi:
-            criteria_form(task, item, store_item, ask_for_keys, keys_dialog)
+            criteria_form(task, item, store_item, ask_for_keys, keys_dialog,
+                          refresh=functools.partial(cached_task, task_name))
         elif item is not None:
             answer_buttons(task, item)
         undo_and_keys_buttons(task, state.can_undo)

@@ -278,12 +278,14 @@ def _criterion(task, item, i: int, c, focused: bool, answers: dict) -> None:
 
 
 @st.fragment(key="label_form")
-def criteria_form(task, item, store, on_keys, keys_dialog) -> None:
+def criteria_form(task, item, store, on_keys, keys_dialog, refresh=None) -> None:
     """Every criterion of `item`, then Submit / Skip / Ambiguous and the comment.
 
     `store(task, item, status, answers, rationales) -> bool` writes the item (True when it is
     stored or already was, so the draft can go); "?" calls `on_keys`, which asks for
-    `keys_dialog(task)` (the list of keys) at this fragment's next run.
+    `keys_dialog(task)` (the list of keys) at this fragment's next run. `refresh()`, if given, is
+    called at the end of every run: the page's short-lived cache of the task is renewed in a key's
+    background run, when it is due, instead of in the run of Enter that the expert waits for.
     """
     from_browser(task, item)
     answers, why = draft(item), rationales(task, item)
@@ -323,3 +325,5 @@ def criteria_form(task, item, store, on_keys, keys_dialog) -> None:
     with st.container(key="label_key_buttons"):  # hidden (label_keys' CSS): the answer keys
         for key in answer_keys(task):
             st.button(key, key=f"label_key_{key}", shortcut=key, on_click=press_key, args=(task, item, key))
+    if refresh is not None:
+        refresh()

@@ -14,13 +14,18 @@ from labelgate.ui.server import COOKIE_NAME, SESSION_PATH, issue_ticket
 
 USER_KEY = "auth_user"  # (name, role) of the signed-in user
 TOKEN_KEY = "auth_token"  # this browser's session token (see labelgate.store.sessions); never sent to it
+APP_LINGER = 120.0  # seconds the app keeps the database file open after its last use (see get_db)
 COOKIE_ACTION_KEY = "auth_cookie_action"  # ("set", ticket) after a login, ("clear", "") after a logout
 
 
 @st.cache_resource
 def get_db() -> Database:
     """One Database handle per process (it opens the file only inside each unit of work)."""
-    return Database(linger=1.0)  # one open of the file per page run, released between clicks
+    # The file stays open between clicks while no other process waits for it (a command that does gets it
+    # as soon as the units of work running end, labelgate.store.db). Each open starts with DuckDB's cache
+    # empty: with a 1 s linger an expert's Enter after reading an item reopened the file, and storing the
+    # item and drawing the next took ~290 ms instead of ~160 ms (load ~8, six criteria).
+    return Database(linger=APP_LINGER)
 
 
 def current_user() -> User | None:
