@@ -14,13 +14,15 @@ from labelgate.cli import main
 from tests.reliability.helpers import ROOT, cli, table_rows
 
 # A stand-in for the app's process: an expert answering as fast as they can through the same
-# code and Database(linger=1.0) as the Label page, printing each answer once it is committed.
+# code and database handle as the Label page (Database(linger=APP_LINGER)), printing each answer once it is
+# committed.
 LABELER = """
 import sys
 from labelgate.labeling import next_item, submit_answer
 from labelgate.store import Database
 from labelgate.store.tasks import get_task
-db = Database(sys.argv[1], linger=1.0)
+from labelgate.ui.session import APP_LINGER
+db = Database(sys.argv[1], linger=APP_LINGER)
 task = get_task(db, "mt-bench")
 item = next_item(db, task, "expert", retest_share=0)
 while item is not None:
