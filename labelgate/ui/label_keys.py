@@ -200,22 +200,10 @@ function paint() {
   }
 }
 
-// The draft goes to the server once the frame it moved is drawn: handing it to Streamlit starts a run
-// (and redraws the app's "running" state), which held the frame back under load. Anything that reaches
-// Streamlit first (a key, a click, Enter) sends it before (flushDraft at the top of both listeners), so
-// the server sees every draft, in order, before what follows it.
 function sendDraft() {
   const f = state.form;
   f.seq += 1;
-  state.unsent = { item: f.item, visit: f.visit, seq: f.seq, answers: { ...f.answers }, focus: f.focus };
-  requestAnimationFrame(() => setTimeout(flushDraft, 0));
-}
-
-function flushDraft() {
-  if (state === null || state.unsent === null) return;
-  const draft = state.unsent;
-  state.unsent = null;
-  state.setState("draft", draft);
+  state.setState("draft", { item: f.item, visit: f.visit, seq: f.seq, answers: f.answers, focus: f.focus });
 }
 
 function answerHere(name, shown) {
@@ -332,9 +320,8 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
   const host = parentElement.host || parentElement;
   if (state === null) {
     state = { item: null, caret: "", focus: "", toSubmit: false, trigger: setTriggerValue,
-              run: null, pending: false, drawn: true, keys: new Set(), form: null, unsent: null };
+              run: null, pending: false, drawn: true, keys: new Set(), form: null };
     state.onKey = (event) => {
-      flushDraft();
       const target = event.target;
       if (formKey(event)) return;
       if (state.form && event.key === "Enter" && !inField(target) && !event.ctrlKey && !event.metaKey &&
@@ -366,7 +353,7 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
       }
     };
     document.addEventListener("keydown", state.onKey, true);
-    state.onClick = (event) => { flushDraft(); formClick(event); };
+    state.onClick = (event) => formClick(event);
     document.addEventListener("click", state.onClick, true);
     state.style = document.createElement("style");
     document.head.appendChild(state.style);
