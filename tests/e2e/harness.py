@@ -85,7 +85,7 @@ def new_page(browser, width: int = 1400, height: int = 1000, **context_args):
 # page then sees the old run (under CI load that window grew to seconds). The hooks are installed on the first
 # wait of each document (patching the prototypes reaches the socket Streamlit already opened), then they note
 # when a websocket message last went out and last came in, and count uploads (XHR/fetch) in flight.
-QUIET_JS = """() => {
+QUIET_JS = """since => {
   if (!window.__lgQuiet) {
     const q = window.__lgQuiet = {sent: 0, got: 0, http: 0};
     const send = WebSocket.prototype.send;
@@ -111,15 +111,20 @@ QUIET_JS = """() => {
   }
   const q = window.__lgQuiet, now = performance.now();
   if (document.querySelector('IDLE') === null || q.http > 0) return false;
+  // an element whose code is still loading (React.lazy) shows Streamlit's skeleton until it is drawn
+  if (document.querySelector('[data-testid="stApp"] [data-testid="stSkeleton"]') !== null) return false;
   // sent, no answer yet; after 45 s (a rerun request under CI load took seconds to answer) it is taken as lost
   if (q.sent > q.got && now - q.sent < 45000) return false;
-  return now - Math.max(q.sent, q.got) > 100;  // the answer is in and has been handled
+  // the answer is in and has been handled; and an action just taken (a click whose message the page
+  // sends a moment later, under load) has had that moment: no wait returns on the state before it
+  // (`since`: when the wait began, epoch ms, so that a document loaded meanwhile reads it on its own clock)
+  return now - Math.max(q.sent, q.got, since - performance.timeOrigin) > 100;
 }""".replace("IDLE", IDLE)
 
 
 def wait_idle(pg) -> None:
     """Wait until the page's last action has been answered and its rerun has finished."""
-    pg.wait_for_function(QUIET_JS, polling=25)
+    pg.wait_for_function(QUIET_JS, arg=time.time() * 1000, polling=25)
 
 
 # The page a login opens has drawn its main content: the login form is gone, the page's title (or, for a

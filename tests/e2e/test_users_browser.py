@@ -25,6 +25,7 @@ def test_adding_a_user_right_after_login_works_on_the_first_try(server, page):
         page.get_by_text(f"Created expert newbie{n}.").wait_for()
         page.get_by_role("button", name="Log out").click()
         wait_idle(page)
+        page.get_by_role("button", name="Log in").wait_for()  # signed out before the next login opens the page
 
     server.stop()
     con = duckdb.connect(str(server.db_path), read_only=True)
