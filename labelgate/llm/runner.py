@@ -368,10 +368,7 @@ async def execute_run(db: Database, plan: RunPlan, options: RunOptions = RunOpti
         raise
     finally:
         if provider is not None:
-            closing = asyncio.ensure_future(provider.aclose())
-            await asyncio.wait({closing}, timeout=5)  # an abandoned connection must not block the end
-            if closing.done() and not closing.cancelled():
-                closing.exception()  # retrieved: a failed close is not an error of the run
+            await close_provider(provider)
         await asyncio.shield(asyncio.to_thread(_final_flush, db, st, status, message))
         if progress is not None:
             _safe_callback(progress, st.progress(status, message))
@@ -560,20 +557,7 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
             await limiter.acquire(est)
             t0 = time.monotonic()
             try:
-                # A hard deadline of our own on top of the HTTP client's. Not asyncio.wait_for: it
-                # waits for the cancelled call to finish, and an HTTP stack that defers cancellation
-                # (a shielded cleanup) would then hold the worker, and the run, forever.
-                attempt_task = asyncio.ensure_future(provider.complete(req))
-                attempt_task.add_done_callback(_retrieve)
-                try:
-                    finished, _ = await asyncio.wait({attempt_task}, timeout=options.timeout * 1.5 + 1)
-                except asyncio.CancelledError:  # the run was cancelled: this attempt's answer is not wanted
-                    attempt_task.cancel()
-                    raise
-                if not finished:
-                    attempt_task.cancel()  # left to wind down on its own
-                    raise CallFailure("retryable", "timeout: no response within the client timeout")
-                completion = attempt_task.result()
+                completion = await complete_within_deadline(provider, req, options)
             except CallFailure as f:
                 st.requests = provider.sent
                 limiter.settle(est, 0)
@@ -672,6 +656,35 @@ async def _execute(db: Database, plan: RunPlan, options: RunOptions, st: _State,
     if st.fatal:
         return "failed", f"stopped: {st.fatal}"
     return "done", None
+
+
+async def complete_within_deadline(provider, req: Request, options: RunOptions) -> Completion:
+    """One attempt at `req`, with a hard deadline of our own on top of the HTTP client's.
+
+    Not asyncio.wait_for: it waits for the cancelled call to finish, and an HTTP stack that defers
+    cancellation (a shielded cleanup) would then hold the worker, and the run, forever. Past the
+    deadline the attempt is left to wind down on its own and a retryable CallFailure is raised.
+    """
+    attempt = asyncio.ensure_future(provider.complete(req))
+    attempt.add_done_callback(_retrieve)
+    try:
+        finished, _ = await asyncio.wait({attempt}, timeout=options.timeout * 1.5 + 1)
+    except asyncio.CancelledError:  # the caller was cancelled: this attempt's answer is not wanted
+        attempt.cancel()
+        raise
+    if not finished:
+        attempt.cancel()
+        raise CallFailure("retryable", "timeout: no response within the client timeout")
+    return attempt.result()
+
+
+async def close_provider(provider) -> None:
+    """Close a provider's client without letting an abandoned connection block the end (5 s at most);
+    a failed close is retrieved, not an error of the caller."""
+    closing = asyncio.ensure_future(provider.aclose())
+    await asyncio.wait({closing}, timeout=5)
+    if closing.done() and not closing.cancelled():
+        closing.exception()
 
 
 def _retrieve(attempt: asyncio.Future) -> None:
@@ -776,19 +789,25 @@ def run_sync(db: Database, plan: RunPlan, options: RunOptions = RunOptions(), **
     When this thread already runs an event loop (a notebook, or a library such as
     Playwright's sync API), asyncio.run would refuse: the run then gets a thread of its own.
     """
+    return run_blocking(execute_run(db, plan, options, **kwargs))
+
+
+def run_blocking(coro):
+    """`coro` to its end from synchronous code: in a new event loop, or, when this thread already
+    runs one, in a thread of its own (asyncio.run would refuse)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return run_in_new_loop(execute_run(db, plan, options, **kwargs))
+        return run_in_new_loop(coro)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelgate-run") as pool:
-        return pool.submit(run_in_new_loop, execute_run(db, plan, options, **kwargs)).result()
+        return pool.submit(run_in_new_loop, coro).result()
 
 
 def run_in_new_loop(coro):
     """Like asyncio.run, but without waiting forever for tasks that ignore cancellation.
 
     asyncio.run cancels leftover tasks and waits for each to finish; an abandoned HTTP attempt
-    (see the deadline in `send`) may never do so. Leftovers get 5 s, then the loop is closed.
+    (see complete_within_deadline) may never do so. Leftovers get 5 s, then the loop is closed.
     """
     loop = asyncio.new_event_loop()
     try:

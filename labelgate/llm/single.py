@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from labelgate.labelers import LabelerConfig
 from labelgate.llm.pricing import estimate_cost
 from labelgate.llm.providers import CallFailure, Request, make_provider
-from labelgate.llm.runner import RunOptions, _backoff, _retrieve, run_in_new_loop
+from labelgate.llm.runner import RunOptions, _backoff, close_provider, complete_within_deadline, run_blocking
 from labelgate.llm.secrets import resolve_api_key, scrub
 
 
@@ -45,14 +45,8 @@ async def _ask(config: LabelerConfig, req: Request, options: RunOptions, api_key
     try:
         while True:
             attempts += 1
-            attempt = asyncio.ensure_future(provider.complete(req))
-            attempt.add_done_callback(_retrieve)
             try:
-                finished, _ = await asyncio.wait({attempt}, timeout=options.timeout * 1.5 + 1)
-                if not finished:   # a deadline of our own, as the runner has (see runner.send)
-                    attempt.cancel()
-                    raise CallFailure("retryable", "timeout: no response within the client timeout")
-                completion = attempt.result()
+                completion = await complete_within_deadline(provider, req, options)
             except CallFailure as f:
                 if f.kind == "retryable" and attempts <= options.max_retries:
                     await asyncio.sleep(_backoff(attempts, f.retry_after, options))
@@ -63,10 +57,7 @@ async def _ask(config: LabelerConfig, req: Request, options: RunOptions, api_key
             return Answer(completion.text, completion.refusal, completion.tokens_in, completion.tokens_out, cost,
                           attempts, (time.monotonic() - t_start) * 1000, completion.finish_reason)
     finally:
-        closing = asyncio.ensure_future(provider.aclose())
-        await asyncio.wait({closing}, timeout=5)
-        if closing.done() and not closing.cancelled():
-            closing.exception()
+        await close_provider(provider)
 
 
 def ask(config: LabelerConfig, system: str, user: str, *, schema: dict | None = None, options: RunOptions | None = None,
@@ -76,12 +67,4 @@ def ask(config: LabelerConfig, system: str, user: str, *, schema: dict | None = 
     options = options or RunOptions()
     api_key = resolve_api_key(config, secrets=secrets)
     req = Request(system, user, schema, config.max_tokens, config.temperature)
-    coro = _ask(config, req, options, api_key)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run_in_new_loop(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelgate-ask") as pool:
-        return pool.submit(run_in_new_loop, coro).result()
+    return run_blocking(_ask(config, req, options, api_key))

@@ -16,6 +16,7 @@ from labelgate.llm.pricing import estimate_cost
 from labelgate.store import Database
 from labelgate.store.db import migration_files
 from labelgate.store.labelers import current_versions, get_labeler
+from tests.labelgate import align_helpers
 from tests.labelgate.align_helpers import NUMBER, PHRASE, gold_of, lab
 from tests.labelgate.llm_helpers import PLANTED_KEY, count, frame, labeler
 from tests.labelgate.test_align_run import cli_json
@@ -31,8 +32,8 @@ ASKED = "rewritten versions of the instructions"     # a phrase of the proposer'
 class Proposer:
     """Answers the proposer's request with `reply` (settable per test); every other request as the judge."""
 
-    def __init__(self):
-        self.judge = PromptSensitiveJudge(gold_of, phrase=PHRASE, base=0.55, per_example=0.04, missing_penalty=0.25)
+    def __init__(self, judge):
+        self.judge = judge
         self.reply = {"proposals": [{"instructions": GOOD[0], "rationale": "asks to read the whole review"},
                                     {"instructions": "Label the review.", "rationale": "shorter"},
                                     {"instructions": GOOD[1], "rationale": "also weighs each sentence"}]}
@@ -41,9 +42,12 @@ class Proposer:
         return self.reply if ASKED in ctx.prompt else self.judge(ctx)
 
 
+judge = align_helpers.judge   # the shared fixture: the prompt-sensitive judge answers the labeling requests
+
+
 @pytest.fixture
-def proposer():
-    return Proposer()
+def proposer(judge):
+    return Proposer(judge)
 
 
 @pytest.fixture
