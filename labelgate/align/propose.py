@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 
 from labelgate.align.splits import split_for
+from labelgate.align.variants import variant_entry
 from labelgate.analysis import judgments_vs_gold
 from labelgate.gold import resolve_gold
 from labelgate.labelers import LabelerConfig
@@ -263,11 +264,7 @@ def propose(db: Database, task: Task, labeler: str, *, proposer: LabelerConfig, 
         proposer_base_url=proposer.base_url, n_requested=n, prompt=f"[system]\n{SYSTEM}\n\n[user]\n{user}",
         response=answer.text or "", tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
         cost_usd=float(answer.cost_usd), variants=variants, created_by=created_by)
-    entries = [{k: v for k, v in {
-        "name": cfg.name, "provider": cfg.provider, "model": cfg.model, "base_url": cfg.base_url,
-        "api_key_env": cfg.api_key_env, "prompt": text, "temperature": cfg.temperature, "samples": cfg.n_samples,
-        "max_tokens": cfg.max_tokens, "both_orders": cfg.both_orders}.items() if v is not None}
-        for cfg, text, _ in configs]
+    entries = [variant_entry(cfg, text) for cfg, text, _ in configs]
     return {"task": task.name, "proposal_id": proposal_id, "split_id": split.split_id, "gold": split.gold_name,
             "part": "train", "base": {"name": base.name, "version": base.version},
             "train_run": train_run, "n_train_items": n_judged, "n_errors": len(wrong), "n_errors_shown": len(shown),

@@ -93,6 +93,15 @@ class BuiltVariant:
                 "uncached_calls": self.uncached_calls, "estimate_usd": round(self.estimate_usd, 6), **self.extra}
 
 
+def variant_entry(config: LabelerConfig, prompt: str) -> dict:
+    """A labeler config as an entry of a variants file (the inverse of build_variants for a zero-shot
+    variant): the fields it sets, none left at None."""
+    entry = {"name": config.name, "provider": config.provider, "model": config.model, "base_url": config.base_url,
+             "api_key_env": config.api_key_env, "prompt": prompt, "temperature": config.temperature,
+             "samples": config.n_samples, "max_tokens": config.max_tokens, "both_orders": config.both_orders}
+    return {k: v for k, v in entry.items() if v is not None}
+
+
 def _where(i: int, entry) -> str:
     name = entry.get("name") if isinstance(entry, dict) else None
     return f"variant {i}" + (f" ({name})" if isinstance(name, str) and name.strip() else "")

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from labelgate.llm.pricing import estimate_cost
 from labelgate.store import Database
-from labelgate.store.db import migration_files
 from labelgate.store.labelers import current_versions, get_labeler
 from tests.labelgate import align_helpers
 from tests.labelgate.align_helpers import NUMBER, PHRASE, gold_of, lab
 from tests.labelgate.llm_helpers import PLANTED_KEY, count, frame, labeler
+from tests.labelgate.schema_helpers import schema_before
 from tests.labelgate.test_align_run import cli_json
 from tests.llm_server import FakeLLMServer, PromptSensitiveJudge, RawText
 
@@ -230,13 +229,7 @@ def test_a_base_labeler_without_train_errors_is_not_sent_to_the_proposer(tmp_pat
 
 def test_migration_0025_forward_from_the_previous_schema(tmp_path):
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())")
-    for name, sql in migration_files():
-        if name >= "0025":
-            continue
-        con.execute(sql)
-        con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    con = schema_before(path, "0025")
     con.execute("INSERT INTO align_promotions (task_id, split_id, final_id, variant, labeler, labeler_version,"
                 " primary_metric, dev_metrics, test_metrics, n_dev_items, n_test_items, test_looks, created_by)"
                 " VALUES (1, 1, 1, 'v', 'judge', 'abc', 'accuracy', '{}', '{}', 10, 10, 1, 'lead')")

@@ -6,16 +6,15 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-import duckdb
 import pytest
 
 from labelgate import export as ex
 from labelgate import gate, governance
 from labelgate import monitor as mon
 from labelgate.store import Database
-from labelgate.store.db import migration_files
 from labelgate.store.tasks import get_task
 from labelgate.store.users import User
+from tests.labelgate.schema_helpers import schema_before
 
 LEAD, LEAD2 = User("lead", "lead"), User("lead2", "lead")
 ENGINEER, EXPERT = User("engineer", "engineer"), User("expert", "expert")
@@ -146,14 +145,7 @@ def test_only_a_lead_forces_an_export_and_only_with_a_reason(demo_db):
 def test_migration_0010_carries_saved_criteria_and_thresholds_forward(tmp_path):
     """A file made by the schema before 0010, with criteria and thresholds saved, opened by this version."""
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL"
-                " DEFAULT now())")
-    for name, sql in migration_files():
-        if name >= "0010":
-            break
-        con.execute(sql)
-        con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    con = schema_before(path, "0010")
     (task_id,) = con.execute("INSERT INTO tasks (name, kind) VALUES ('t', 'categorical') RETURNING task_id").fetchone()
     con.execute("""INSERT INTO task_revisions (task_id, revision, spec, text_columns)
                    VALUES (?, 1, '{"labels": ["a", "b"]}', '["text"]')""", [task_id])

@@ -15,6 +15,7 @@ from labelgate.store.db import migration_files
 from labelgate.store.labels import DuplicateLabelError, append_human_label
 from labelgate.store.tasks import create_task, get_task, revise_task
 from labelgate.tasks import make_spec
+from tests.labelgate.schema_helpers import schema_before
 
 
 def test_migrations_apply_in_order_to_an_empty_file(db):
@@ -101,13 +102,7 @@ def test_a_lock_held_too_long_gives_a_clear_error(db):
 def test_migration_0011_forward_from_the_previous_schema(tmp_path):
     """A file made before 0011 keeps its imports and labels; invalid outputs get their table."""
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())")
-    for name, sql in migration_files():
-        if name >= "0011":
-            continue
-        con.execute(sql)
-        con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    con = schema_before(path, "0011")
     con.execute("INSERT INTO imports (task_id, kind, source, file_name, file_sha256, n_rows, n_added)"
                 " VALUES (1, 'labels', 'llm', 'old.csv', 'abc', 3, 3)")
     con.execute("INSERT INTO llm_labels (task_id, item_id, labeler, version, batch, value, value_num, source)"
