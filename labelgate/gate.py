@@ -29,7 +29,10 @@ Default criteria (qc.gate.default_criteria, adjusted; a task's saved criteria re
   reached by a labeler that matches gold exactly whenever the other families err on 30% of items);
   labelgate.monitor.CROSS_FAMILY_THRESHOLD, the Monitor's default per-batch threshold too.
 
-A lead may add the student criteria (STUDENT_CRITERIA, issue 13): the macro-F1 a proxy student
+On a task of several criteria the agreement rule is one rule per criterion (default_criteria). A
+lead removes any rule and adds those of addable_criteria: a removed default, a rule on one criterion
+(criterion_rules: its agreement, Spearman or accuracy against gold), and the student criteria
+(STUDENT_CRITERIA, issue 13): the macro-F1 a proxy student
 loses when trained on the labeler's labels instead of gold, its minority-class recall ratio and its
 stability across seeds. They read the latest student preview recorded on the labeler's current
 version and on the gold judged against (labelgate.student.record_evidence); without one they fail
@@ -96,9 +99,15 @@ class GatePermissionError(PermissionError):
 
 
 def default_criteria(task: Task) -> list[Criterion]:
+    """The app's defaults for `task`. On a task of several criteria the agreement rule is one rule per
+    criterion (a labeler passes only when it agrees with the gold on every question it answers); the
+    other rules read the first criterion, as on a one-question task."""
     out = []
     for c in qc_default_criteria(task.kind):
         if c.metric in ("kappa", "alpha"):
+            if task.is_multi:
+                out += [agreement_rule(task.criterion(n), n) for n in task.criterion_names]
+                continue
             c = replace(c, threshold=AGREEMENT_THRESHOLD)
         elif c.metric == "expert_alpha":
             c = replace(c, optional=True,
@@ -111,6 +120,38 @@ def default_criteria(task: Task) -> list[Criterion]:
         elif c.metric == "ece":
             c = replace(c, threshold=ECE_THRESHOLD)  # qc's 0.1 today; one number with the Monitor's either way
         out.append(c)
+    return out
+
+
+def agreement_rule(view: Task, criterion: str | None) -> Criterion:
+    """The lower 95% bound of kappa (categorical, pairwise) or alpha (ordinal, continuous) against gold
+    on one task criterion (`view`: the task seen by it). No min_n: the n_gold rule says how many items."""
+    metric = "kappa" if view.kind in ("categorical", "pairwise") else "alpha"
+    words = "Cohen's kappa" if metric == "kappa" else "Krippendorff's alpha"
+    return Criterion(metric, ">", AGREEMENT_THRESHOLD, use="ci_low", label=f"{words} vs gold",
+                     description=f"lower 95% bound of {metric} against expert gold", criterion=criterion)
+
+
+# report metrics a lead may add as a rule on a criterion of this kind, beside the agreement rule
+EXTRA_RULES = {
+    "categorical": (("accuracy", ">=", 0.8, "Accuracy vs gold"),),
+    "pairwise": (("accuracy", ">=", 0.8, "Accuracy vs gold"),),
+    "ordinal": (("spearman", ">=", 0.5, "Spearman correlation vs gold"),),
+    "continuous": (("spearman", ">=", 0.5, "Spearman correlation vs gold"),),
+}
+
+
+def criterion_rules(task: Task) -> list[Criterion]:
+    """Every rule about agreement with gold a lead may ask of this task: per criterion (named on a task
+    of several criteria, unnamed on a one-question task) the agreement rule and EXTRA_RULES."""
+    names = task.criterion_names if task.is_multi else [None]
+    out = []
+    for name in names:
+        view = task.criterion(name)
+        out.append(agreement_rule(view, name))
+        out += [Criterion(m, op, thr, use="ci_low", label=label, criterion=name,
+                          description=f"lower 95% bound of {m.replace('_', ' ')} against expert gold")
+                for m, op, thr, label in EXTRA_RULES[view.kind]]
     return out
 
 
@@ -138,29 +179,41 @@ def save_criteria(db: Database, task: Task, criteria: list[Criterion], *, user: 
 
 
 def addable_criteria(db: Database, task: Task, in_force: list[Criterion] | None = None) -> list[Criterion]:
-    """Criteria outside the defaults a lead may add to this task (the student ones, on categorical
-    tasks), given the criteria in force (default: read them)."""
-    if task.kind != "categorical":
-        return []
-    in_force = {c.metric for c in (criteria_for(db, task) if in_force is None else in_force)}
-    return [c for c in STUDENT_CRITERIA if c.metric not in in_force]
+    """The rules a lead may add to this task, given the rules in force (default: read them): a default
+    that was removed, the agreement rules of criterion_rules, and the student rules (categorical tasks)."""
+    in_force = {c.key for c in (criteria_for(db, task) if in_force is None else in_force)}
+    student = list(STUDENT_CRITERIA) if task.kind == "categorical" else []
+    candidates = {c.key: c for c in [*default_criteria(task), *criterion_rules(task), *student]}
+    return [c for k, c in candidates.items() if k not in in_force]
 
 
-def add_criterion(db: Database, task: Task, metric: str, *, user: User, expected_version: int) -> int:
-    """A lead adds criterion `metric` (from addable_criteria) to the saved criteria; returns the version."""
-    new = next((c for c in addable_criteria(db, task) if c.metric == metric), None)
+def add_criterion(db: Database, task: Task, key: str, *, user: User, expected_version: int,
+                  threshold: float | None = None) -> int:
+    """A lead adds the rule `key` (a Criterion.key from addable_criteria: "spearman@empathy", or a
+    metric on a one-question task), at `threshold` (default: the rule's own); returns the version."""
+    new = next((c for c in addable_criteria(db, task) if c.key == key), None)
     if new is None:
-        known = ", ".join(c.metric for c in addable_criteria(db, task)) or "none"
-        raise ValueError(f"criterion {metric!r} cannot be added to {task.name} (addable: {known})")
+        known = ", ".join(c.key for c in addable_criteria(db, task)) or "none"
+        raise ValueError(f"rule {key!r} cannot be added to {task.name} (addable: {known})")
+    if threshold is not None:
+        new = replace(new, threshold=float(threshold))
     return save_criteria(db, task, [*criteria_for(db, task), new], user=user, expected_version=expected_version)
 
 
-def remove_criterion(db: Database, task: Task, metric: str, *, user: User, expected_version: int) -> int:
-    """A lead removes an added criterion (the defaults stay: their thresholds are what a lead tunes)."""
-    if metric not in STUDENT_METRICS:
-        raise ValueError(f"criterion {metric!r} is one of the defaults: change its threshold instead")
-    kept = [c for c in criteria_for(db, task) if c.metric != metric]
+def remove_criterion(db: Database, task: Task, key: str, *, user: User, expected_version: int) -> int:
+    """A lead removes the rule `key` (a Criterion.key), a default one too: the change log and the page
+    say who removed it, and any approval under the old rules goes stale. The last rule stays."""
+    in_force = criteria_for(db, task)
+    if key not in {c.key for c in in_force}:
+        raise ValueError(f"rule {key!r} is not in force on {task.name} (in force: "
+                         f"{', '.join(c.key for c in in_force)})")
+    kept = [c for c in in_force if c.key != key]
     return save_criteria(db, task, kept, user=user, expected_version=expected_version)
+
+
+def removed_defaults(db: Database, task: Task) -> dict[str, governance.Mark]:
+    """Criterion.key -> who removed it, for every default rule not in force."""
+    return governance.removed(db, task, "gate_criteria", default=[c.to_dict() for c in default_criteria(task)])
 
 
 def criteria_marks(db: Database, task: Task) -> dict[str, governance.Mark]:

@@ -24,7 +24,7 @@ from labelgate.store.settings import SettingVersion, StaleSettingError
 from labelgate.store.users import User
 from labelgate.tasks import Task
 
-__all__ = ["Mark", "SettingPermissionError", "StaleSettingError", "change_log", "load", "marks", "save"]
+__all__ = ["Mark", "SettingPermissionError", "StaleSettingError", "change_log", "load", "marks", "removed", "save"]
 
 NAMES = {"gate_criteria": "gate criteria", "monitor_thresholds": "monitor thresholds",
          "human_share": "human share of exports"}
@@ -105,6 +105,19 @@ def marks(db: Database, task: Task, setting: str, *, default) -> dict[str, Mark]
         previous = values
     return {k: Mark(k, defaults.get(k), x, set_by[k].changed_by, set_by[k].changed_by_role, set_by[k].changed_at)
             for k, x in previous.items() if x != defaults.get(k) and k in set_by}
+
+
+def removed(db: Database, task: Task, setting: str, *, default) -> dict[str, Mark]:
+    """Every default entry of the setting no longer in force, with the save that removed it."""
+    versions = store.history(db, task.task_id, setting)
+    defaults = _by_name(setting, default)
+    previous, removed_by = defaults, {}
+    for v in versions:
+        values = _by_name(setting, v.value)
+        removed_by.update({k: v for k in previous if k not in values})
+        previous = values
+    return {k: Mark(k, defaults[k], None, v.changed_by, v.changed_by_role, v.changed_at)
+            for k, v in removed_by.items() if k in defaults and k not in previous}
 
 
 def change_log(db: Database, task: Task) -> pd.DataFrame:

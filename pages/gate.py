@@ -19,6 +19,7 @@ from labelgate.store.tasks import get_task
 from labelgate.ui import format as fmt
 from labelgate.ui.session import action, current_user, get_db, require_page
 from labelgate.ui.widgets import plain, show_message, task_labelers, task_picker
+from qc.gate import Criterion
 
 user = require_page("gate")
 AUDIT_ROWS = 50  # the log is a wrapping table: every comment in full, the newest rows only
@@ -123,22 +124,21 @@ def on_save_criteria(task_name: str) -> None:
 
 
 @action("gate")
-def on_add_or_remove(task_name: str, metric: str, add: bool) -> None:
-    """Add or remove a criterion outside the defaults; saved at once, other unsaved edits stay in the form."""
+def on_add_or_remove(task_name: str, key: str, add: bool) -> None:
+    """Add or remove a rule (a Criterion.key); saved at once, other unsaved edits stay in the form."""
     task, loaded = get_task(db, task_name), S[f"gate_loaded_{task_name}"]
+    before = {c.key: c for c in [*gate.criteria_for(db, task), *gate.addable_criteria(db, task)]}
     change = gate.add_criterion if add else gate.remove_criterion
     try:
-        v = change(db, task, metric, user=current_user(), expected_version=loaded["gate_criteria"])
+        v = change(db, task, key, user=current_user(), expected_version=loaded["gate_criteria"])
     except (ValueError, PermissionError) as exc:
         S["gate_criteria_message"] = ("error", str(exc))
         return
     S[f"gate_loaded_{task_name}"] = loaded | {"gate_criteria": v}
     if add:
-        S[thr_key(task_name, metric)] = float(next(c.threshold for c in gate.criteria_for(db, task)
-                                                   if c.metric == metric))
-    name = next(c.name for c in gate.STUDENT_CRITERIA if c.metric == metric)
-    S["gate_criteria_message"] = ("success", f"{'Added' if add else 'Removed'} the criterion {name} (version {v}); "
-                                             "recorded with your name in the change log below.")
+        S[thr_key(task_name, key)] = float(before[key].threshold)
+    S["gate_criteria_message"] = ("success", f"{'Added' if add else 'Removed'} the rule {before[key].name} "
+                                             f"(version {v}); recorded with your name in the change log below.")
 
 
 @action("gate")
@@ -301,7 +301,8 @@ share_marks = governance.marks(db, task, "human_share", default=exporter.DEFAULT
 saved = governance.load(db, task, "gate_criteria")
 if not lead or f"gate_loaded_{task_name}" not in S:
     load_criteria(task_name)  # an engineer always sees what is in force; a lead keeps their edits
-n_changed = len(marks) + len(share_marks)
+removed = gate.removed_defaults(db, task)
+n_changed = len(marks) + len(share_marks) + len(removed)
 if n_changed:
     st.caption(f"{n_changed} setting{'s differ' if n_changed > 1 else ' differs'} from the defaults (marked "
                f"below with who set {'them' if n_changed > 1 else 'it'}). Saved version {saved.version if saved else 0}"
@@ -309,10 +310,11 @@ if n_changed:
 else:
     st.caption("Every criterion is at its default.")
 for c in criteria:
-    a, b, d = st.columns([2, 1, 3])
+    a, b, d, e = st.columns([2, 1, 3, 0.8])
     use = {"estimate": "", "ci_low": " (lower 95% bound)", "ci_high": " (upper 95% bound)"}[c.use]
+    about = c.criterion or (task.criterion_name if task.is_multi else None)  # unnamed: the first criterion
     a.markdown(f"**{plain(c.name)}**  \n{plain(metric_words(c.metric))}"
-               f"{' of ' + plain(c.criterion) if c.criterion else ''}{use} "
+               f"{' of ' + plain(about) if about else ''}{use} "
                f"{plain(c.comparator)}"
                + (f" · n ≥ {c.min_n}" if c.min_n else "") + (" · optional" if c.optional else ""))
     whole = float(c.threshold).is_integer() and c.threshold >= 10
@@ -328,16 +330,21 @@ for c in criteria:
     else:
         d.markdown(":gray-badge[default]")
     d.caption(plain(c.description))
-    if lead and c.metric in gate.STUDENT_METRICS:
-        d.button("Remove", key=f"gate_remove_{task_name}_{c.metric}", on_click=on_add_or_remove,
-                 args=(task_name, c.metric, False), icon=":material/remove:")
+    if lead and len(criteria) > 1:
+        e.button("Remove", key=f"gate_remove_{task_name}_{c.key}", on_click=on_add_or_remove,
+                 args=(task_name, c.key, False), icon=":material/remove:",
+                 help="Saved at once and recorded in the change log; an approval under the old rules goes stale.")
+for m in removed.values():
+    st.markdown(f":red-badge[:material/remove: removed] **{plain(defaults[m.name].name)}**, a default rule, "
+                f"removed by **{plain(m.by)}** ({m.role}) on {m.at:%Y-%m-%d %H:%M}")
 addable = gate.addable_criteria(db, task, criteria) if lead else []
 if addable:
     a, b, _ = st.columns([2, 1, 3], vertical_alignment="bottom")
-    by_name = {c.name: c.metric for c in addable}
-    pick = a.selectbox("Add a criterion", list(by_name), key=f"gate_add_{task_name}",
-                       help="Student criteria read the latest student preview recorded for the labeler's current "
-                            "version (Student page): without one they fail, saying how to record it.")
+    by_name = {c.name: c.key for c in addable}
+    pick = a.selectbox("Add a rule", list(by_name), key=f"gate_add_{task_name}",
+                       help="A default rule that was removed, agreement with gold on one criterion, or (categorical "
+                            "tasks) a student rule, which reads the latest student preview recorded for the "
+                            "labeler's current version (Student page).")
     b.button("Add", on_click=on_add_or_remove, args=(task_name, by_name[pick], True), icon=":material/add:")
 a, b, d = st.columns([2, 1, 3])
 a.markdown("**Human share of exports** (%)  \nat least, of the exported rows")
@@ -390,14 +397,15 @@ if not evals.empty:
     rows = []
     for r in result["results"]:
         c = r["criterion"]
+        rule = Criterion.from_dict(c)   # its name and key say which task criterion it reads
         use = {"ci_low": " (lower 95% bound)", "ci_high": " (upper 95% bound)"}.get(c.get("use"), "")
-        rows.append({"criterion": c["label"] or c["metric"],
+        rows.append({"criterion": rule.name,
                      "result": {True: "pass", False: "FAIL", None: "skipped"}[r["passed"]],
                      "observed": observed_text(c["metric"], r["observed"]),
                      "n": fmt.count(r["n"]) if r.get("n") is not None else "–",
                      "required": f"{c['comparator']} {fmt.number(c['threshold'])}{use}"
                                  + (f", n ≥ {c['min_n']}" if c.get("min_n") else ""),
-                     "why": why_text(r["reason"], c), "evidence": evidence.get(c["metric"], "")})
+                     "why": why_text(r["reason"], c), "evidence": evidence.get(rule.key, "")})
     fmt.text_table(pd.DataFrame(rows))
     if evidence.get("alignment_lab"):
         render_alignment_lab(evidence["alignment_lab"], json.loads(ev["metrics"]))

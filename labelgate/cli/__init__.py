@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from labelgate.cli.common import CommandError
@@ -47,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labelgate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`labelgate ... | head`): stop quietly, as other Unix tools do, and keep
+        # Python's flush at exit from printing a traceback for the same closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     finally:
         args.db.close()
 

@@ -249,16 +249,17 @@ def test_a_lead_adds_a_student_criterion_and_the_evaluation_names_the_missing_pr
     assert load_cap_demo(demo_db)
     eng = app_for("engineer", page=PAGE)
     eng.selectbox(key="gate_task").select(CAP_TASK).run()
-    assert not any(s.label == "Add a criterion" for s in eng.selectbox)      # read-only for an engineer
+    assert not any(s.label == "Add a rule" for s in eng.selectbox)      # read-only for an engineer
+    assert not [b for b in eng.button if b.label == "Remove"]
 
     at = app_for("lead", page=PAGE)
     at.selectbox(key="gate_task").select(CAP_TASK).run()
     at.selectbox(key="gate_labeler").select("Claude 3.5 Sonnet (20241022)").run()
-    add = next(s for s in at.selectbox if s.label == "Add a criterion")
-    assert add.options == [c.name for c in gate.STUDENT_CRITERIA]
+    add = next(s for s in at.selectbox if s.label == "Add a rule")
+    assert add.options == ["Accuracy vs gold", *(c.name for c in gate.STUDENT_CRITERIA)]
     add.select("Student minority recall ratio").run()
     click(at, "Add")
-    assert any(s.value.startswith("Added the criterion Student minority recall ratio (version 1)") for s in at.success)
+    assert any(s.value.startswith("Added the rule Student minority recall ratio (version 1)") for s in at.success)
     task = get_task(demo_db, CAP_TASK)
     saved = {c.metric: c for c in gate.criteria_for(demo_db, task)}
     assert saved["student_minority_recall_ratio"].threshold == 0.8 and len(saved) == 7
@@ -269,5 +270,6 @@ def test_a_lead_adds_a_student_criterion_and_the_evaluation_names_the_missing_pr
     row = evaluation_table(at).loc["Student minority recall ratio"]
     assert row["result"] == "FAIL"
     assert row["evidence"].startswith("not evaluable: no student preview recorded for this labeler; record one")
-    click(at, "Remove")
+    at.button(key=f"gate_remove_{CAP_TASK}_student_minority_recall_ratio").click().run()
+    assert not at.exception, at.exception
     assert "student_minority_recall_ratio" not in [c.metric for c in gate.criteria_for(demo_db, task)]

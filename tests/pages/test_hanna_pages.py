@@ -226,3 +226,41 @@ def test_calibrate_warns_beside_save_when_a_correction_better_by_mae_agrees_less
     with demo_db.connect() as con:
         assert con.execute("SELECT labeler, method, criterion FROM corrections").fetchall() == [
             ("Beluga-13B", "linear", "coherence")]
+
+
+def test_a_lead_adds_a_rule_on_one_criterion_and_removes_a_default_one_on_the_gate_page(app_for, demo_db):
+    from labelgate import gate
+    from labelgate.store.tasks import get_task
+
+    at = app_for("lead")
+    at.switch_page("pages/gate.py").run()
+    at.selectbox(key="gate_task").select("hanna-stories").run()
+    shown = [m.value for m in at.markdown]
+    assert any("Krippendorff's alpha of surprise (lower 95% bound)" in m for m in shown), shown
+    assert any("number of gold items of relevance" in m for m in shown)   # an unnamed rule reads the first
+    add = at.selectbox(key="gate_add_hanna-stories")
+    assert "Spearman correlation vs gold (empathy)" in add.options
+    add.select("Spearman correlation vs gold (empathy)").run()
+    at.button[[b.label for b in at.button].index("Add")].click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Added the rule Spearman correlation vs gold (empathy) (version 1); "
+                                             "recorded with your name in the change log below."]
+    assert at.number_input(key="gate_thr_hanna-stories_spearman@empathy").value == 0.5
+    at.button(key="gate_remove_hanna-stories_alpha@surprise").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    task = get_task(demo_db, "hanna-stories")
+    keys = [c.key for c in gate.criteria_for(demo_db, task)]
+    assert "alpha@surprise" not in keys and keys[-1] == "spearman@empathy"
+    shown = [m.value for m in at.markdown]
+    assert any(m.startswith(":red-badge[:material/remove: removed] **Krippendorff's alpha vs gold (surprise)**, a "
+                            "default rule, removed by **lead** (lead)") for m in shown), shown
+    assert "Krippendorff's alpha vs gold (surprise)" in at.selectbox(key="gate_add_hanna-stories").options
+    at.button[[b.label for b in at.button].index("Evaluate")].click().run()
+    assert not at.exception
+    from tests.pages.test_gate_page import evaluation_table
+
+    table = evaluation_table(at)
+    assert "Spearman correlation vs gold (empathy)" in table.index
+    assert "Krippendorff's alpha vs gold (surprise)" not in table.index and len(table) == 11
+    coherence = table.loc["Krippendorff's alpha vs gold (coherence)"]   # each rule's own evidence
+    assert coherence["evidence"].startswith("krippendorff_alpha") and " on 82 items" in coherence["evidence"]
