@@ -51,8 +51,11 @@ def test_engineer_previews_a_student_on_the_uk_acts_demo(browser, tmp_path):
         pg.get_by_label("Labeler", exact=True).click()
         pg.get_by_role("option", name="GPT-4o (2024-11-20)").click()
         wait_idle(pg)
-        pg.get_by_role("button", name="Add", exact=True).click()   # the first addable: Student macro-F1 loss
-        pg.get_by_text("Added the criterion Student macro-F1 loss").wait_for()
+        pg.get_by_role("combobox", name="Add a rule").click()
+        pg.get_by_role("option", name="Student macro-F1 loss").click()
+        wait_idle(pg)
+        pg.get_by_role("button", name="Add", exact=True).click()
+        pg.get_by_text("Added the rule Student macro-F1 loss").wait_for()
         pg.get_by_role("button", name="Evaluate", exact=True).click()
         wait_idle(pg)
         row = pg.locator('[data-testid="stTable"] tr', has_text="Student macro-F1 loss").first
