@@ -67,7 +67,7 @@ from labelgate.store import gate as gate_store
 from labelgate.store import gold as gold_store
 from labelgate.store import monitor as monitor_store
 from labelgate.store import student as student_store
-from labelgate.store.corrections import current_correction
+from labelgate.store.corrections import current_correction, latest_correction_id
 from labelgate.store.labelers import current_versions
 from labelgate.store.users import User
 from labelgate.tasks import Task
@@ -316,7 +316,11 @@ def fingerprint(db: Database, task: Task, labeler: str, *, gold: Gold | None = N
     """The present fingerprint: against `gold` (default: the latest release, else the draft) and
     `criteria` (default: the task's)."""
     version = _labeler_row(db, task, labeler)["version"]
-    corr = current_correction(db, task.task_id, labeler, version, criterion=task.criterion_name)
+    if task.is_multi and task.view is None:   # a new correction on any criterion makes an approval stale
+        correction = latest_correction_id(db, task.task_id, labeler, version)
+    else:
+        corr = current_correction(db, task.task_id, labeler, version, criterion=task.criterion_name)
+        correction = int(corr["correction_id"]) if corr else None
     if gold is not None:
         release, gold_version = gold.release, gold.version
     else:
@@ -330,8 +334,7 @@ def fingerprint(db: Database, task: Task, labeler: str, *, gold: Gold | None = N
             gold_version = criteria_gold_version({n: load_gold(db, task.criterion(n)) for n in task.criterion_names})
     elif gold_version is None:
         gold_version = load_gold(db, task).version
-    return Fingerprint(version, task.revision, task.spec_hash(), gold_version,
-                       int(corr["correction_id"]) if corr else None, release,
+    return Fingerprint(version, task.revision, task.spec_hash(), gold_version, correction, release,
                        criteria_key(criteria if criteria is not None else criteria_for(db, task)))
 
 

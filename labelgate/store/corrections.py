@@ -26,6 +26,15 @@ def save_correction(db: Database, *, task_id: int, labeler: str, labeler_version
     return cid
 
 
+def latest_correction_id(db: Database, task_id: int, labeler: str, labeler_version: str) -> int | None:
+    """The newest correction of this labeler version on any criterion (corrections are only appended,
+    so a new one on any criterion of a task changes it): what a gate approval is given with."""
+    with db.connect() as con:
+        row = fetch_one(con, "SELECT max(correction_id) FROM corrections WHERE task_id = ? AND labeler = ?"
+                             " AND labeler_version = ?", [task_id, labeler, labeler_version])
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def current_correction(db: Database, task_id: int, labeler: str, labeler_version: str, *,
                        criterion: str = DEFAULT_CRITERION) -> dict | None:
     """The latest correction of this labeler version's labels of `criterion` (params decoded), or None."""

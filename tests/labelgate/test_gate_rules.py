@@ -128,3 +128,21 @@ def test_gate_rules_from_the_command_line(demo_db, monkeypatch, capsys):
     assert run(demo_db, ["gate", "rules", "list", "--task", TASK], monkeypatch) == 0
     text = capsys.readouterr().out
     assert "spearman@empathy (lower 95% bound) >= 0.3" in text and "(default expert_alpha removed by lead on" in text
+
+
+def test_a_correction_saved_on_any_criterion_after_the_approval_makes_it_stale(demo_db):
+    from labelgate.store.corrections import save_correction
+
+    task = get_task(demo_db, TASK)
+    enough = [replace(c, threshold=100) for c in gate.default_criteria(task) if c.metric == "n_gold"]
+    gate.save_criteria(demo_db, task, enough, user=LEAD)
+    gate.decide(demo_db, task, "Beluga-13B", user=LEAD, decision="approve", comment="124 gold items suffice")
+    assert gate.status(demo_db, task, "Beluga-13B").state == "approved"
+    version = gate.fingerprint(demo_db, task, "Beluga-13B").labeler_version
+    cid = save_correction(demo_db, task_id=task.task_id, labeler="Beluga-13B", labeler_version=version,
+                          method="linear", params={"slope": 1.0, "intercept": -0.5}, gold_version="g", n_fit=124,
+                          cv_metrics=None, created_by="engineer", criterion="empathy")   # not the first criterion
+    st = gate.status(demo_db, task, "Beluga-13B")
+    assert st.state == "stale"
+    assert f"the correction changed: no correction was approved, the labeler now has correction #{cid}" in \
+        st.stale_reasons
