@@ -27,12 +27,6 @@ db = get_db()
 S = st.session_state
 
 
-def gate_status(task_name: str, labeler: str) -> gate.GateStatus:
-    """Not cached: staleness must show as soon as the labeler, task, gold or correction changes
-    (possibly through the CLI), and it is a handful of small queries."""
-    return gate.status(db, get_task(db, task_name), labeler)
-
-
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Evaluating the labeler on both releases…")
 def on_both_releases(task_name: str, labeler: str, version: str, old: int, new: int) -> pd.DataFrame:
     """Releases are frozen: keyed by the labeler version and the two release numbers."""
@@ -230,7 +224,10 @@ st.caption(plain(f"{labeler}: {row['provider']} · {row['model']} · family {row
                  f"current version {row['version']} · task revision {task.revision}"))
 
 # --- where the labeler stands ------------------------------------------------------------------
-status = gate_status(task_name, labeler)
+# its status and whether the Monitor blocks its latest batch. Not cached: staleness must show as soon as
+# the labeler, task, gold or correction changes (possibly through the CLI), and it is a few small queries
+check = gate.check(db, task, labeler)
+status = check.status
 if status.current.gold_release is None:
     st.caption("Judged against the unreleased draft: this task has no gold release yet, so every new expert "
                "answer changes the gold. Publish a release on the Review page.")
@@ -266,6 +263,13 @@ elif status.state == "refused":
     st.error(f"**Refused** — {plain(status.describe())}", icon=":material/block:")
 else:
     st.info("**Not approved** — no lead has decided on this labeler yet.", icon=":material/pending:")
+if check.batch_breaches:
+    # an approval lets a labeler label only while its latest batch passes the Monitor's thresholds,
+    # which are a setting of their own: say so here, where a lead decides
+    st.warning(f"**Latest batch {plain(check.latest_batch)} is blocked** on the Monitor: "
+               f"{plain('; '.join(check.batch_breaches))}. `labelgate gate check` refuses {plain(labeler)} until "
+               "a batch passes or a lead changes the Monitor's thresholds of this task (Monitor page).",
+               icon=":material/block:")
 
 # What the metrics are called on this page (the store and `gate check` keep their short names).
 METRIC_WORDS = {"n_gold": "number of gold items", "kappa": "Cohen's kappa", "alpha": "Krippendorff's alpha",

@@ -137,10 +137,11 @@ with st.expander("Thresholds of this task (a breach blocks the batch)"
             st.warning("Someone saved these thresholds since you loaded them: load theirs before you change them.")
             st.button("Load the saved thresholds", on_click=load_thresholds, args=(task_name,))
         st.button("Save thresholds", on_click=on_save_thresholds, args=(task_name,))
-        show_message("monitor_thr_message")
     else:
         st.caption(f"Read-only: only a lead changes the thresholds that block batches; you are signed in as "
                    f"{user.role}.")
+# outside the box: its title counts the changed thresholds, so a save redraws it closed
+show_message("monitor_thr_message")
 
 m = monitor_data(task_name, criterion, labeler, task.revision)
 frame = m.batches
