@@ -114,10 +114,22 @@ def pct(values: list[float], q: float) -> str:
     return f"{v[min(len(v) - 1, int(q / 100 * len(v)))]:6.2f} s" if v else "     -  "
 
 
-def run(mode: str, template: Path, tmp: Path, n_experts: int, n_answers: int) -> dict:
+def pace(name: str, think: tuple[float, float] | None):
+    """The seconds expert `name` reads item i before answering: seeded, uniform in `think`; None: no pause."""
+    if think is None:
+        return None
+    import random
+
+    rng = random.Random(f"think-{name}")
+    pauses = {}
+    return lambda i: pauses.setdefault(i, rng.uniform(*think))
+
+
+def run(mode: str, template: Path, tmp: Path, n_experts: int, n_answers: int, *,
+        think: tuple[float, float] | None = None, low_priority: bool = True) -> dict:
     from labelgate.store import Database
     from labelgate.store.users import add_user
-    from tests.e2e.harness import Server
+    from tests.e2e.harness import CHROMIUM, CHROMIUM_FLAGS, Server
     from tests.reliability import test_concurrency as tc
 
     folder = tmp / mode
@@ -159,17 +171,23 @@ def run(mode: str, template: Path, tmp: Path, n_experts: int, n_answers: int) ->
     cpu0 = {"server": cpu_seconds([server.proc.pid])}
     t0 = time.monotonic()
     chromium = {"cpu": 0.0}
+    priorities: dict = {}
 
     async def experts():
         from playwright.async_api import async_playwright
 
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=tc.CHROMIUM, args=tc.CHROMIUM_FLAGS)
+            if low_priority:
+                browser = await tc.launch_low_priority(p)
+            else:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             pids = browser_pids(server.proc.pid)
             try:
                 logins, ready = asyncio.Semaphore(4), asyncio.Barrier(len(names))
-                return await asyncio.gather(*(tc.expert(browser, server.url, n, n_answers, log, logins, ready)
-                                              for n in names))
+                return await asyncio.gather(*(
+                    tc.expert(browser, server.url, n, n_answers, log, logins, ready,
+                              priorities=priorities if n == names[0] else None, think=pace(n, think))
+                    for n in names))
             finally:
                 chromium["cpu"] = cpu_seconds(pids)
                 await browser.close()
@@ -195,7 +213,8 @@ def run(mode: str, template: Path, tmp: Path, n_experts: int, n_answers: int) ->
     beside = [s for t, s in log if any(a <= t <= b for a, b in busy)]
     alone = [s for t, s in log if not any(a <= t <= b for a, b in busy)]
     return {"mode": mode, "wall": wall, "log": log, "beside": beside, "alone": alone, "runs": runs, "app": app,
-            "cpu": {"server": cpu_server, "chromium": chromium["cpu"], "commands": cpu_commands}}
+            "cpu": {"server": cpu_server, "chromium": chromium["cpu"], "commands": cpu_commands},
+            "priorities": priorities}
 
 
 def report(res: dict) -> None:
@@ -222,6 +241,9 @@ def report(res: dict) -> None:
           f"  max {pct(app['slot_wait'], 100)}")
     print(f"  slot lock held per unit ({len(app['slot_hold'])})     p50 {pct(app['slot_hold'], 50)}"
           f"  p95 {pct(app['slot_hold'], 95)}  sum {sum(app['slot_hold']):.1f} s")
+    priorities = "; ".join(f"{kind} {'/'.join(map(str, sorted(set(v))))} ({len(v)} threads)"
+                      for kind, v in sorted(res["priorities"].items()))
+    print(f"  browser threads' CPU priority (/proc/<pid>/task/<tid>/stat): {priorities}")
     cpu = res["cpu"]
     print(f"  CPU seconds: server {cpu['server']:.0f}, Chromium and Playwright {cpu['chromium']:.0f}, "
           f"commands {cpu['commands']:.0f}"
@@ -233,7 +255,13 @@ def main() -> None:
     parser.add_argument("experts", nargs="?", type=int, default=20)
     parser.add_argument("answers", nargs="?", type=int, default=6)
     parser.add_argument("--only", choices=["quiet", "busy"])
+    parser.add_argument("--think", nargs="?", const="2-6", default=None, metavar="LOW-HIGH",
+                        help="each expert reads an item for a seeded uniform LOW-HIGH seconds before answering"
+                             " (default without the option: no pause; with it, 2-6)")
+    parser.add_argument("--normal-priority", action="store_true",
+                        help="the browsers at the default CPU priority (as before: they then take the server's CPU)")
     args = parser.parse_args()
+    think = tuple(float(x) for x in args.think.split("-")) if args.think else None
     from labelgate.demo import load_demo
     from labelgate.store import Database
 
@@ -242,10 +270,14 @@ def main() -> None:
         template = tmp / "demo.duckdb"
         load_demo(Database(template), student_demo=False, hanna_demo=False)
         Database(template).close()
-        results = [run(mode, template, tmp, args.experts, args.answers)
+        load0 = os.getloadavg()[0]
+        results = [run(mode, template, tmp, args.experts, args.answers, think=think,
+                       low_priority=not args.normal_priority)
                    for mode in (["quiet", "busy"] if args.only is None else [args.only])]
-    print(f"{args.experts} expert sessions (Chromium contexts) x {args.answers} answers; load average "
-          f"{os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")
+    pause = f"reading {args.think} s before each answer" if think else "no pause between answers"
+    print(f"{args.experts} expert sessions (Chromium contexts) x {args.answers} answers, {pause}; browsers at "
+          f"{'the default priority' if args.normal_priority else 'the idle class'}; load average {load0:.1f} at the "
+          f"start, {os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores")
     for res in results:
         report(res)
     if len(results) == 2:

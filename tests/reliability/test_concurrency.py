@@ -25,7 +25,17 @@ import pytest
 
 from labelgate.store import Database
 from labelgate.store.users import add_user
-from tests.e2e.harness import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, IDLE, Server
+from tests.e2e.harness import (
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    IDLE,
+    LOW_PRIORITY,
+    Server,
+    chromium_executable,
+    driver_pids,
+    renice_tree,
+    tree_priorities,
+)
 from tests.reliability.helpers import cli, timed_cli
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +51,7 @@ ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"], [dat
 
 
 async def expert(browser, url: str, name: str, n_answers: int, log: list, logins: asyncio.Semaphore,
-                 ready: asyncio.Barrier) -> list[str]:
+                 ready: asyncio.Barrier, *, priorities: dict | None = None, think=None) -> list[str]:
     context = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(120_000)
@@ -54,9 +64,11 @@ async def expert(browser, url: str, name: str, n_answers: int, log: list, logins
         await page.get_by_text(re.compile(r"^Item id: ")).wait_for()
         await page.wait_for_selector(IDLE)
     await ready.wait()
+    if priorities is not None:   # every session's page is open: the browser's processes as they label
+        priorities.update(tree_priorities(driver_pids()))
     acknowledged = []
     try:
-        await answer_items(page, n_answers, log, acknowledged)
+        await answer_items(page, n_answers, log, acknowledged, think=think)
     except Exception:
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / f"concurrency-{name}.png"))
@@ -67,8 +79,13 @@ async def expert(browser, url: str, name: str, n_answers: int, log: list, logins
     return acknowledged
 
 
-async def answer_items(page, n_answers: int, log: list, acknowledged: list) -> None:
+async def answer_items(page, n_answers: int, log: list, acknowledged: list, *, think=None) -> None:
+    """Answer n_answers items by clicks, logging (click time, seconds to the next item); `think`, a function of
+    the answer's index, is how long the expert reads the item before answering (benchmarks/concurrency_bench.py
+    --think; the test answers with no pause)."""
     for i in range(n_answers):
+        if think is not None:
+            await asyncio.sleep(think(i))   # sleep-ok: the expert reads the item (the paced benchmark only)
         current = (await page.get_by_text(re.compile(r"^Item id: ")).inner_text()).removeprefix("Item id: ").strip()
         t0 = time.monotonic()
         # a click, not a key: a key goes to the focused page only, and 20 pages cannot all have focus
@@ -79,16 +96,25 @@ async def answer_items(page, n_answers: int, log: list, acknowledged: list) -> N
         await page.wait_for_selector(IDLE)
 
 
-async def all_experts(url: str, names: list[str], n_answers: int, log: list) -> list[list[str]]:
+async def all_experts(url: str, names: list[str], n_answers: int, log: list, priorities: dict) -> list[list[str]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = await launch_low_priority(p)
         try:
             logins, ready = asyncio.Semaphore(4), asyncio.Barrier(len(names))
-            return await asyncio.gather(*(expert(browser, url, n, n_answers, log, logins, ready) for n in names))
+            return await asyncio.gather(*(expert(browser, url, n, n_answers, log, logins, ready,
+                                                 priorities=priorities if n == names[0] else None) for n in names))
         finally:
             await browser.close()
+
+
+async def launch_low_priority(p):
+    """The experts' Chromium, and Playwright's driver, at nice 19: in a deployment each expert's browser runs on
+    their own computer, not beside the server (tests/e2e/harness.py, LOW_PRIORITY)."""
+    browser = await p.chromium.launch(executable_path=chromium_executable(low_priority=True), args=CHROMIUM_FLAGS)
+    renice_tree(driver_pids(), LOW_PRIORITY)
+    return browser
 
 
 def items_file(path, prefix: str) -> list:
@@ -130,6 +156,7 @@ class BusyRun:
     stored: list[tuple]               # (rater, item, answers) of the experts
     over: list[tuple]                 # (item, raters) past experts-per-item
     imported: int                     # items of the imports beside the experts found in the database
+    priorities: dict                  # CPU priority of each browser thread, by kind (tree_priorities)
 
 
 @pytest.fixture(scope="module", params=[6, pytest.param(20, marks=pytest.mark.slow)], ids=lambda n: f"{n}-experts")
@@ -152,11 +179,11 @@ def busy(request, tmp_path_factory, demo_template) -> BusyRun:
         quiet[name] = time.monotonic() - t0
 
     server = Server(db_path)
-    stop, runs, log = threading.Event(), [], []
+    stop, runs, log, priorities = threading.Event(), [], [], {}
     commands = threading.Thread(target=run_commands, args=(db_path, stop, runs, log, n_experts * n_answers // 3))
     try:
         commands.start()
-        acknowledged = asyncio.run(all_experts(server.url, names, n_answers, log))
+        acknowledged = asyncio.run(all_experts(server.url, names, n_answers, log, priorities))
     finally:
         stop.set()
         commands.join()
@@ -178,6 +205,8 @@ def busy(request, tmp_path_factory, demo_template) -> BusyRun:
     print(f"  expert click-to-next-item while a command ran: p50 {pct(beside, 50)}, p95 {pct(beside, 95)}, "
           f"max {pct(beside, 100)} ({len(beside)} answers); while none ran: p50 {pct(alone, 50)}, "
           f"p95 {pct(alone, 95)} ({len(alone)})")
+    print("  browser threads by CPU priority: "
+          + ", ".join(f"{kind} {sorted(set(v))} x{len(v)}" for kind, v in priorities.items()))
 
     con = duckdb.connect(str(db_path), read_only=True)
     stored = con.execute("SELECT rater, item_id, count(*) FROM human_labels WHERE rater LIKE 'expert__'"
@@ -195,7 +224,7 @@ def busy(request, tmp_path_factory, demo_template) -> BusyRun:
         " GROUP BY h.item_id HAVING count(DISTINCT h.rater) > (SELECT experts_per_item FROM rev)").fetchall()
     imported = con.execute("SELECT count(*) FROM items WHERE item_id LIKE 'beside-%'").fetchone()[0]
     con.close()
-    return BusyRun(names, acknowledged, runs, stored, over, imported)
+    return BusyRun(names, acknowledged, runs, stored, over, imported, priorities)
 
 
 def test_every_acknowledged_answer_is_stored_once(busy):
@@ -213,3 +242,11 @@ def test_pipeline_commands_beside_the_experts_all_finish(busy):
 
 def test_no_item_is_labeled_past_experts_per_item(busy):
     assert busy.over == []
+
+
+def test_the_experts_browsers_run_at_the_lowest_priority(busy):
+    # the deployment modelled: the browsers' CPU is the experts' own, so it must not be taken from the server
+    assert len(busy.priorities.get("renderer", [])) >= len(busy.names)
+    chromium = {kind: sorted(set(v)) for kind, v in busy.priorities.items() if kind != "node"}
+    assert chromium == {kind: ["idle"] for kind in chromium}
+    assert sorted(set(busy.priorities["node"])) == [f"nice {LOW_PRIORITY}"]  # Playwright's driver
