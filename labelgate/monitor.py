@@ -36,6 +36,7 @@ from labelgate.store.users import User
 from labelgate.tasks import Task
 from qc.bias import _wilson as wilson_bounds  # vectorized Wilson bounds, as qc.drift.anchor_drift uses
 from qc.drift import distribution_drift, lexical_diversity, semantic_diversity
+from qc.gate import compare
 from qc.sampling import stratified_sample
 
 N_BINS = 10
@@ -67,9 +68,9 @@ class Thresholds:
     min_distinct_2: float | None = None         # lexical diversity of the outputs
 
     LABELS = {
-        "min_entropy_ratio": "entropy ratio ≥", "max_top_share": "top-label share ≤", "max_js": "JS divergence ≤",
-        "max_flip_rate": "anchor flip rate ≤", "max_gold_drop": "drop in anchor agreement with gold ≤",
-        "max_cross_family_disagreement": "cross-family disagreement ≤", "max_ece": "ECE ≤",
+        "min_entropy_ratio": "entropy ratio ≥", "max_top_share": "top-label share ≤", "max_js": "JS divergence <",
+        "max_flip_rate": "anchor flip rate <", "max_gold_drop": "drop in anchor agreement with gold <",
+        "max_cross_family_disagreement": "cross-family disagreement <", "max_ece": "ECE <",
         "min_auroc": "AUROC ≥", "min_distinct_2": "distinct-2 ≥",
     }
 
@@ -379,8 +380,11 @@ def breaches(row: dict, t: Thresholds) -> list[str]:
         v = val(name)
         if limit is None or v is None:
             continue
-        if (op == ">" and v > limit + 1e-12) or (op == "<" and v < limit - 1e-12):
-            if f"{float(v):.0%}" == f"{limit:.0%}":  # 35.2% > 35% would read "35% > 35%"
+        # a batch must stay below a max (as the gate's "<" rules on the same metrics) and reach a min
+        if not compare(float(v), "<" if op == ">" else ">=", limit):
+            if op == ">" and compare(float(v), "<=", limit):   # at the bar itself: not above it
+                text = text.replace(" > ", " ≥ ")
+            elif f"{float(v):.0%}" == f"{limit:.0%}":  # 35.2% > 35% would read "35% > 35%"
                 text = text.replace("{v:.0%}", "{v:.1%}")
             out.append(text.format(v=float(v), t=limit))
     return out

@@ -228,12 +228,27 @@ def _evaluate_one(c: Criterion, value) -> CriterionResult:
         if c.optional:
             return CriterionResult(c, None, None, n, f"{what} is NaN (optional, skipped)")
         return CriterionResult(c, False, None, n, f"{what} is NaN")
-    ok = bool(_OPS[c.comparator](observed, c.threshold))
+    ok = compare(observed, c.comparator, c.threshold)
     cmp = c.comparator if ok else _NEG[c.comparator]
     reason = f"{what} {_fmt(observed)} {cmp} {_fmt(c.threshold)}"
     if not ok:
         reason += f" (required {c.comparator} {_fmt(c.threshold)})"
     return CriterionResult(c, ok, observed, n, reason)
+
+
+def compare(value: float, comparator: str, threshold: float) -> bool:
+    """``value <comparator> threshold``, with a value within 1e-12 (relative) of the threshold taken as
+    equal to it: a rate computed as 7/20 or 0.1 + 0.2 sits *at* a bar of 0.35 or 0.3, not a hair off.
+    The one comparison of a value with a bar, for the gate and the monitor alike.
+
+    >>> compare(0.1 + 0.2, "<", 0.3), compare(0.1 + 0.2, "<=", 0.3), compare(0.29, "<", 0.3)
+    (False, True, True)
+    """
+    if comparator not in _OPS:
+        raise ValueError(f"comparator must be one of {sorted(_OPS)}, got {comparator!r}")
+    if math.isclose(value, threshold, rel_tol=1e-12, abs_tol=1e-12):
+        value = threshold
+    return bool(_OPS[comparator](value, threshold))
 
 
 def evaluate_gate(criteria: Sequence[Criterion], metrics: Mapping) -> GateResult:
