@@ -32,6 +32,7 @@ from labelgate.align.variants import variant_entry
 from labelgate.analysis import judgments_vs_gold
 from labelgate.gold import resolve_gold
 from labelgate.labelers import LabelerConfig
+from labelgate.llm.pricing import cost_or_none, cost_text
 from labelgate.llm.prompts import (
     PAIRWISE_SPECIAL,
     PromptTemplateError,
@@ -207,8 +208,9 @@ def propose(db: Database, task: Task, labeler: str, *, proposer: LabelerConfig, 
     resolve_api_key(proposer, secrets=secrets)                     # a missing key is named before any call
     run = run_sync(db, plan, options or RunOptions(), started_by=created_by, secrets=secrets)
     train_run = {"run_id": run.run_id, "status": run.status, "labeled": run.done, "failed": run.failed,
-                 "requests": run.requests, "cached_calls": run.cached_calls, "cost_usd": round(run.cost_usd, 6)}
-    spent = f"the train run cost ${run.cost_usd:,.4f} ({run.requests} requests)"
+                 "requests": run.requests, "cached_calls": run.cached_calls,
+                 "cost_usd": cost_or_none(run.cost_usd, base.model, base.provider)}
+    spent = f"the train run cost {cost_text(train_run['cost_usd'], base.model)} ({run.requests} requests)"
     pairs, wrong = train_errors(db, task, runner, gold, train)
     if wrong.empty:
         raise ProposalError(f"{base.name} made no error on the {pairs['item_id'].nunique()} train items it labeled "
@@ -224,7 +226,8 @@ def propose(db: Database, task: Task, labeler: str, *, proposer: LabelerConfig, 
     except AskFailed as exc:
         raise ProposalError(f"the proposer {proposer.model} gave no answer: {exc}; nothing was stored; "
                             f"{spent}") from None
-    paid = f"the proposer's answer cost ${answer.cost_usd:,.4f}, {spent}"
+    proposer_cost = cost_or_none(answer.cost_usd, proposer.model, proposer.provider)
+    paid = f"the proposer's answer cost {cost_text(proposer_cost, proposer.model)}, {spent}"
     if answer.refusal:
         raise ProposalError(f"the proposer {proposer.model} refused ({answer.refusal}); nothing was stored; {paid}")
     try:
@@ -266,10 +269,12 @@ def propose(db: Database, task: Task, labeler: str, *, proposer: LabelerConfig, 
         cost_usd=float(answer.cost_usd), variants=variants, created_by=created_by)
     entries = [variant_entry(cfg, text) for cfg, text, _ in configs]
     return {"task": task.name, "proposal_id": proposal_id, "split_id": split.split_id, "gold": split.gold_name,
-            "part": "train", "base": {"name": base.name, "version": base.version},
+            "part": "train", "base": {"name": base.name, "version": base.version, "model": base.model},
             "train_run": train_run, "n_train_items": n_judged, "n_errors": len(wrong), "n_errors_shown": len(shown),
             "proposer": {"provider": proposer.provider, "model": proposer.model, "tokens_in": answer.tokens_in,
-                         "tokens_out": answer.tokens_out, "cost_usd": round(answer.cost_usd, 6),
+                         "tokens_out": answer.tokens_out, "cost_usd": proposer_cost,
                          "attempts": answer.attempts},
-            "cost_usd": round(answer.cost_usd + run.cost_usd, 6), "requested": n, "variants": variants,
+            # a sum with an unpriced part is no total: None, not the priced part alone
+            "cost_usd": None if None in (proposer_cost, train_run["cost_usd"])
+            else round(proposer_cost + train_run["cost_usd"], 6), "requested": n, "variants": variants,
             "rejected": rejected, "variants_file": _variants_file(entries)}

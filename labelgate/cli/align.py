@@ -12,6 +12,7 @@ import json
 
 from labelgate.align.variants import RUNNABLE
 from labelgate.cli.common import CommandError, add_gold_release, login
+from labelgate.llm.pricing import cost_text
 from labelgate.store.tasks import get_task
 
 
@@ -284,8 +285,9 @@ def _propose(args) -> int:
     print(f"proposal {out['proposal_id']}: {out['base']['name']} ({out['base']['version']}) on the train split of "
           f"{task.name} ({out['gold']}): {out['n_errors']} wrong of {out['n_train_items']} train items, "
           f"{out['n_errors_shown']} shown to {p['model']}")
-    print(f"  train run {t['run_id']}: {t['requests']} requests, {t['cached_calls']} cached, ${t['cost_usd']:,.4f}; "
-          f"proposer: {p['tokens_in'] or 0:,} tokens in, {p['tokens_out'] or 0:,} out, ${p['cost_usd']:,.4f}")
+    print(f"  train run {t['run_id']}: {t['requests']} requests, {t['cached_calls']} cached, "
+          f"{cost_text(t['cost_usd'], out['base']['model'])}; proposer: {p['tokens_in'] or 0:,} tokens in, "
+          f"{p['tokens_out'] or 0:,} out, {cost_text(p['cost_usd'], p['model'])}")
     for v in out["variants"]:
         print(f"  saved variant {v['name']} ({v['version']})" + (f": {v['rationale']}" if v["rationale"] else ""))
     for r in out["rejected"]:

@@ -48,3 +48,18 @@ def estimate_cost(model: str, tokens_in: int | None, tokens_out: int | None, pro
     """Dollars for one call."""
     p_in, p_out = price_for(model, provider)
     return ((tokens_in or 0) * p_in + (tokens_out or 0) * p_out) / 1e6
+
+
+def is_priced(model: str, provider: str = "openai") -> bool:
+    """Whether the table knows a list price for `model` (a cost of 0 for one it does not is no price)."""
+    return price_for(model, provider) != (0.0, 0.0)
+
+
+def cost_or_none(usd: float, model: str, provider: str = "openai") -> float | None:
+    """`usd` rounded to a millionth of a dollar, or None when `model` has no list price here."""
+    return round(float(usd), 6) if is_priced(model, provider) else None
+
+
+def cost_text(usd: float | None, model: str) -> str:
+    """"$0.0123", or, for a model with no list price (None), a sentence saying so instead of "$0.0000"."""
+    return f"no price data for {model}" if usd is None else f"${usd:,.4f}"

@@ -9,6 +9,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from labelgate.llm.pricing import cost_text, is_priced
 from labelgate.store.tasks import get_task
 from labelgate.ui import format as fmt
 from labelgate.ui.session import action, current_user, get_db
@@ -77,9 +78,9 @@ def on_propose(task_name: str, criterion: str | None, release: int | None, refre
         "success", f"Proposal {out['proposal_id']}: {base.name} got {out['n_errors']} of {out['n_train_items']} train "
                    f"items wrong; {out['n_errors_shown']} were shown to {model} (no dev or test item). Saved "
                    f"{len(out['variants'])} variant(s): {names}.{skipped} They are in the variants box: Run on dev to "
-                   f"compare them. Cost: train run ${out['train_run']['cost_usd']:,.4f} "
+                   f"compare them. Cost: train run {cost_text(out['train_run']['cost_usd'], out['base']['model'])} "
                    f"({out['train_run']['requests']} requests, {out['train_run']['cached_calls']} cached), proposer "
-                   f"${out['proposer']['cost_usd']:,.4f}.")
+                   f"{cost_text(out['proposer']['cost_usd'], model)}.")
 
 
 def render(task_name: str, criterion: str | None, release: int | None, versions, *, refresh=None) -> None:
@@ -116,5 +117,6 @@ def render(task_name: str, criterion: str | None, release: int | None, versions,
                 "By": past["created_by"], "Base labeler": past["base_labeler"], "Proposer": past["proposer_model"],
                 "Train errors shown": [f"{len(json.loads(ids))} of {fmt.count(n)}"
                                        for ids, n in zip(past["error_item_ids"], past["n_errors"], strict=True)],
-                "Proposer cost": past["cost_usd"].map(lambda x: f"${x:,.4f}"),
+                "Proposer cost": [cost_text(x if is_priced(m, p) else None, m) for x, m, p in zip(
+                    past["cost_usd"], past["proposer_model"], past["proposer_provider"], strict=True)],
                 "Variants": past["variants"].map(lambda v: ", ".join(x["name"] for x in json.loads(v)))}))

@@ -238,3 +238,19 @@ def test_migration_0025_forward_from_the_previous_schema(tmp_path):
     assert count(db, "SELECT count(*) FROM align_promotions") == 1
     assert count(db, "SELECT count(*) FROM align_proposals") == 0
     assert count(db, "SELECT count(*) FROM schema_migrations WHERE name = '0025_align_proposals'") == 1
+
+
+def test_a_proposer_with_no_list_price_has_no_cost_not_zero(tmp_path, llm, capsys):
+    # a model the price table does not know (a local or new one): its cost is unknown, said so, never "$0.0000"
+    db, task, _ = _setup(tmp_path, llm)
+    args = ("align", "propose", "--task", task.name, "--labeler", "weak", "--proposer-model", "house-model-7b",
+            "--n", "1")
+    code, out = cli_json(db, capsys, *args, "--json")
+    assert code == 0, out
+    assert out["proposer"]["cost_usd"] is None and out["cost_usd"] is None
+    assert out["train_run"]["cost_usd"] is not None            # the labeler's own model is priced
+    from labelgate.cli import main as cli
+
+    assert cli(["--db", str(db.path), *args]) == 0
+    text = capsys.readouterr().out
+    assert "no price data for house-model-7b" in text and "$0.0000" not in text.split("proposer:")[1]
