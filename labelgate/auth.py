@@ -80,6 +80,11 @@ def can_force_export(role: str) -> bool:
     return role == "lead"
 
 
+def can_save_correction(role: str) -> bool:
+    """Engineers and leads save a labeler's correction (the Calibrate page's users; an export applies it)."""
+    return role in ("engineer", "lead")
+
+
 def can_evaluate_final(role: str) -> bool:
     """Engineers and leads run a final evaluation on the sealed test split (each one is recorded)."""
     return role in ("engineer", "lead")

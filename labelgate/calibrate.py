@@ -25,6 +25,7 @@ from qc import correction as qcorr
 from qc.agreement import confusion_matrix, grouped_correlation
 from qc.estimate import Estimate
 from qc.inference import classical_mean_ci, ppi_mean_ci
+from qc.paired import paired_bootstrap_cis
 
 TEXT_LENGTH = "text_length"
 METRIC_NAMES = {
@@ -348,6 +349,7 @@ def group_correlations(task: Task, pairs: pd.DataFrame, items: pd.DataFrame, col
 
 
 # ------------------------------------------------------------------------------- corrections
+CV_RESAMPLES = 1000   # the paired bootstrap of a cross-validated change
 CORRECTION_LABELS = {
     "linear": "linear (a + b * score)", "isotonic": "isotonic (monotone steps)",
     "linear_covariates": "linear with item covariates", "ordinal_cuts": "ordinal cut points",
@@ -449,8 +451,10 @@ def _check_n(pairs: pd.DataFrame, k: int) -> None:
 
 def cross_validate(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.DataFrame | None = None,
                    covariates: list[str] | None = None, k: int = 5, seed: int = 0,
-                   slice_column: str | None = None) -> pd.DataFrame:
-    """Out-of-fold metrics before and after the correction: metric, before, after.
+                   slice_column: str | None = None, n_resamples: int = CV_RESAMPLES) -> pd.DataFrame:
+    """Out-of-fold metrics before and after the correction: metric, before, after, change (after -
+    before) and its 95% CI (change_ci_low, change_ci_high: a paired bootstrap over items of the
+    out-of-fold predictions, seeded by `seed`; NaN where no interval is computed).
 
     Numeric kinds score the corrected score (MAE, RMSE, mean signed error, and exact agreement
     after rounding for ordinal tasks); with `slice_column`, also the largest absolute mean signed
@@ -460,9 +464,9 @@ def cross_validate(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.Da
     _check_n(pairs, k)
     groups = pairs["item_id"].to_numpy()
     if method == "confusion":
-        return _cv_confusion(task, pairs, k=k, seed=seed)
+        return _with_change(_cv_confusion(task, pairs, k=k, seed=seed))
     if method == "platt":
-        return _cv_platt(task, pairs, k=k, seed=seed)
+        return _with_change(_cv_platt(task, pairs, k=k, seed=seed))
     if not task.is_numeric:
         raise ValueError(f"the {method} correction needs an ordinal or continuous task")
     X = _covariates(items, pairs, covariates or []) if method == "linear_covariates" else None
@@ -476,6 +480,8 @@ def cross_validate(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.Da
     except np.linalg.LinAlgError as exc:
         raise ValueError(f"the covariates are collinear ({exc}); choose fewer columns") from None
     out = cv[cv["fold"] == "all"][["metric", "before", "after"]].reset_index(drop=True)
+    y, raw, fixed = pairs["gold_num"].to_numpy(float), pairs["pred_num"].to_numpy(float), cv.attrs["predictions"]
+    change = _paired_change(out["metric"], y, raw, fixed, groups, n_resamples=n_resamples, seed=seed)
     if slice_column:
         pred = cv.attrs["predictions"]
         y = pairs["gold_num"].to_numpy(float)
@@ -486,9 +492,36 @@ def cross_validate(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.Da
                                  and items[slice_column].nunique() > 4 else None)
             rep.append(float(np.nanmax(np.abs(r.table["mean_signed_error"]))))
         out.loc[len(out)] = [f"largest |mean signed error| over {slice_column} slices", rep[0], rep[1]]
+    out = _with_change(out, change)
     out.attrs = {}
     out["metric"] = out["metric"].replace({"accuracy_rounded": "exact agreement (rounded)",
                                            "mean_signed_error": "mean signed error", "mae": "MAE", "rmse": "RMSE"})
+    return out
+
+
+# the cross-validation's metrics as qc.paired names them (accuracy_rounded: accuracy of the rounded scores)
+_PAIRED = {"mae": "mae", "rmse": "rmse", "mean_signed_error": "mean_signed_error", "accuracy_rounded": "accuracy"}
+
+
+def _paired_change(metrics: pd.Series, y: np.ndarray, raw: np.ndarray, fixed: np.ndarray, groups: np.ndarray, *,
+                   n_resamples: int, seed: int) -> dict[str, Estimate]:
+    """metric -> the change (after - before) with its paired bootstrap 95% CI over items: one resample-index
+    matrix shared by every metric and both arms (qc.paired), whole items resampled."""
+    data = {}
+    for m in metrics:
+        if m in _PAIRED:
+            a, b = (np.round(fixed), np.round(raw)) if m == "accuracy_rounded" else (fixed, raw)
+            data[m] = (y, a, b, _PAIRED[m], None)
+    return paired_bootstrap_cis(data, n_resamples=n_resamples, seed=seed, groups=groups) if data else {}
+
+
+def _with_change(out: pd.DataFrame, change: dict[str, Estimate] | None = None) -> pd.DataFrame:
+    """`out` (metric, before, after) with change = after - before and its CI where `change` has one."""
+    change = change or {}
+    out = out.copy()
+    out["change"] = out["after"] - out["before"]
+    out["change_ci_low"] = [change[m].ci_low if m in change else np.nan for m in out["metric"]]
+    out["change_ci_high"] = [change[m].ci_high if m in change else np.nan for m in out["metric"]]
     return out
 
 
@@ -563,6 +596,85 @@ def fit_correction(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.Da
         else:
             raise ValueError(f"unknown correction method {method!r}; expected one of {', '.join(CORRECTION_LABELS)}")
     return {"method": method, "params": params.to_dict(), "covariates": list(covariates or [])}
+
+
+class CorrectionPermissionError(PermissionError):
+    """Only an engineer or a lead saves a correction (what an export then applies)."""
+
+
+class WorseCorrectionError(ValueError):
+    """A correction that makes its cross-validated headline metric worse, not confirmed."""
+
+    def __init__(self, effect: CvEffect):
+        super().__init__(f"the correction makes the {effect.describe()}")
+        self.effect = effect
+
+
+@dataclass(frozen=True)
+class CorrectionFit:
+    """A correction fitted on every gold judgment of one labeler version, with its cross-validated effect:
+    what the Calibrate page shows before its save button and `labelgate calibrate fit` prints."""
+
+    method: str
+    covariates: tuple[str, ...]
+    params: dict               # fit_correction's JSON-able params
+    cv: pd.DataFrame           # cross_validate's table
+    n_fit: int                 # gold items it was fitted on
+
+    @property
+    def effect(self) -> CvEffect | None:
+        return cv_effect(self.cv)
+
+    @property
+    def agreement_drops(self) -> list[CvEffect]:
+        return cv_agreement_drops(self.cv)
+
+    @property
+    def warnings(self) -> list[str]:
+        return cv_warnings(self.cv)
+
+    def cv_records(self) -> list[dict]:
+        """The cross-validation table as stored with the correction (JSON: a missing CI is null)."""
+        return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+                for r in self.cv.to_dict("records")]
+
+
+def fit_labeler_correction(task: Task, pairs: pd.DataFrame, method: str, *, items: pd.DataFrame | None = None,
+                           covariates: list[str] | tuple[str, ...] = (), cv: pd.DataFrame | None = None
+                           ) -> CorrectionFit:
+    """Fit `method` on the labeler's gold judgments (`pairs`) and cross-validate it (`cv`: the page's cached
+    cross_validate table of the same inputs, else computed here). Raises ValueError naming what is wrong:
+    a method this labeler is not offered, too few items, a covariate missing."""
+    offered = correction_methods(task, pairs)
+    if method not in offered:
+        why = (" (Platt scaling needs 10 or more stated confidences)" if method == "platt"
+               and method in correction_methods_of(task) else "")
+        raise ValueError(f"method {method!r} is not offered for this labeler{why}; choose one of {', '.join(offered)}")
+    covariates = tuple(covariates) if method == "linear_covariates" else ()
+    params = fit_correction(task, pairs, method, items=items, covariates=list(covariates))
+    if cv is None:
+        cv = cross_validate(task, pairs, method, items=items, covariates=list(covariates))
+    return CorrectionFit(method, covariates, params, cv, int(pairs["item_id"].nunique()))
+
+
+def save_labeler_correction(db: Database, task: Task, gold: Gold, labeler: str, version: str, fit: CorrectionFit, *,
+                            user, confirm_worse: bool = False) -> int:
+    """Save `fit` as the correction of `labeler` version `version` on `task`'s criterion, fitted on `gold`; the
+    correction id. The one rule of the page and the CLI: only an engineer or a lead saves
+    (CorrectionPermissionError), and a correction that makes its cross-validated headline metric worse only
+    when confirmed (WorseCorrectionError otherwise)."""
+    from labelgate.auth import can_save_correction
+    from labelgate.store.corrections import save_correction
+
+    if not can_save_correction(user.role):
+        raise CorrectionPermissionError(f"Only an engineer or a lead saves a correction; {user.name} is "
+                                        f"{'an' if user.role[0] in 'aeiou' else 'a'} {user.role}.")
+    effect = fit.effect
+    if effect is not None and effect.worse and not confirm_worse:
+        raise WorseCorrectionError(effect)
+    return save_correction(db, task_id=task.task_id, labeler=labeler, labeler_version=version, method=fit.method,
+                           params=fit.params, gold_version=gold.version, n_fit=fit.n_fit, cv_metrics=fit.cv_records(),
+                           created_by=user.name, gold_release=gold.release, criterion=task.criterion_name)
 
 
 def correction_curve(task: Task, stored: dict, grid: np.ndarray) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from labelgate import csv_out
 from labelgate import gold as goldlib
 from labelgate.store import gold as gold_store
 from labelgate.store.calibrate import labeler_batches
-from labelgate.store.corrections import current_correction, save_correction
+from labelgate.store.corrections import current_correction
 from labelgate.store.tasks import get_task
 from labelgate.ui import figures
 from labelgate.ui import format as fmt
@@ -133,27 +133,24 @@ def on_save_correction(task_name: str, criterion: str | None, name: str, version
         S["cal_message"] = ("error", "The gold changed while you were looking; review the numbers and save again.")
         return
     data = labeler_data(task_name, criterion, name, version, _family(refs, name), gold_version, release)
-    try:
-        params = cal.fit_correction(task, data.pairs, method, items=items_of(task_name), covariates=list(covariates))
-        cv = cv_table(task_name, criterion, name, version, gold_version, release, method, covariates, None)
-    except ValueError as exc:
+    try:  # labelgate.calibrate's fit and save: the same rules as `labelgate calibrate fit --save`
+        fit = cal.fit_labeler_correction(task, data.pairs, method, items=items_of(task_name), covariates=covariates,
+                                         cv=cv_table(task_name, criterion, name, version, gold_version, release,
+                                                     method, covariates, None))
+        cid = cal.save_labeler_correction(db, task, gold, name, version, fit, user=user,
+                                          confirm_worse=bool(S.get(confirm_key(name, method))))
+    except cal.WorseCorrectionError as exc:
+        S["cal_message"] = ("error", f"Not saved: {exc}. Tick “Save it although it is worse” to keep it anyway.")
+        return
+    except (ValueError, PermissionError) as exc:
         S["cal_message"] = ("error", f"Not saved: {exc}")
         return
-    effect = cal.cv_effect(cv)
-    if effect is not None and effect.worse and not S.get(confirm_key(name, method)):
-        S["cal_message"] = ("error", f"Not saved: the correction makes the {effect.describe()}. Tick “Save it "
-                                     "although it is worse” to keep it anyway.")
-        return
-    drops = cal.cv_agreement_drops(cv)
-    cid = save_correction(db, task_id=task.task_id, labeler=name, labeler_version=version, method=method,
-                          params=params, gold_version=gold_version, n_fit=int(data.pairs["item_id"].nunique()),
-                          cv_metrics=cv.to_dict("records"), created_by=user.name, gold_release=release,
-                          criterion=task.criterion_name)
+    effect = fit.effect
     saved_correction.clear()
     S["cal_message"] = ("success", f"Saved correction #{cid} ({cal.CORRECTION_LABELS[method]}) of {name} "
                                    f"version {version}, fitted on {gold.name} (gold version {gold_version})"
                                    + (f"; {effect.describe()}" if effect else "")
-                                   + "".join(f"; {d.describe()}" for d in drops) + ".")
+                                   + "".join(f"; {d.describe()}" for d in fit.agreement_drops) + ".")
     S[confirm_key(name, method)] = False
 
 
@@ -427,7 +424,11 @@ with tab_corr:
                     "correction fitted without it)")
         st.dataframe(cv, hide_index=True, key="cal_cv_table", column_config={
             "before": st.column_config.NumberColumn(format="%.4f"),
-            "after": st.column_config.NumberColumn(format="%.4f")})
+            "after": st.column_config.NumberColumn(format="%.4f"),
+            "change": st.column_config.NumberColumn("change", format="%+.4f", help="after minus before"),
+            "change_ci_low": st.column_config.NumberColumn(
+                "95% CI low", format="%+.4f", help="of the change: a paired bootstrap over items (empty: none)"),
+            "change_ci_high": st.column_config.NumberColumn("95% CI high", format="%+.4f")})
         effect = cal.cv_effect(cv)
         for i, warning in enumerate(cal.cv_warnings(cv)):  # the CLI prints the same for the correction in force
             st.warning(warning, icon=":material/trending_down:")

@@ -17,8 +17,8 @@ from labelgate.cli.common import CommandError
 from labelgate.store import Database, DatabaseBusyError, DatabaseFileError, default_db_path
 from labelgate.store.db import COMMAND_TURN
 
-COMMAND_MODULES = ["users", "task", "imports", "calibration", "demo", "report", "labelers", "run", "gate", "export",
-                   "anchors", "backup", "student", "gold", "review", "align"]
+COMMAND_MODULES = ["users", "task", "imports", "calibration", "calibrate", "demo", "report", "labelers", "run",
+                   "gate", "export", "anchors", "backup", "student", "gold", "review", "align"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,3 +49,23 @@ def current_correction(db: Database, task_id: int, labeler: str, labeler_version
     row["cv_metrics"] = json.loads(row["cv_metrics"]) if row["cv_metrics"] else None
     row["gold_release"] = None if pd.isna(row["gold_release"]) else int(row["gold_release"])
     return row
+
+
+def list_corrections(db: Database, task_id: int, *, labeler: str | None = None,
+                     criterion: str | None = None) -> list[dict]:
+    """Every saved correction of the task (optionally of one labeler and criterion), newest first, params and
+    cv_metrics decoded."""
+    sql, args = "SELECT * FROM corrections WHERE task_id = ?", [task_id]
+    if labeler is not None:
+        sql, args = sql + " AND labeler = ?", [*args, labeler]
+    if criterion is not None:
+        sql, args = sql + " AND criterion = ?", [*args, criterion]
+    with db.connect() as con:
+        df = con.execute(sql + " ORDER BY correction_id DESC", args).df()
+    out = []
+    for row in df.to_dict("records"):
+        row["params"] = json.loads(row["params"])
+        row["cv_metrics"] = json.loads(row["cv_metrics"]) if row["cv_metrics"] else None
+        row["gold_release"] = None if pd.isna(row["gold_release"]) else int(row["gold_release"])
+        out.append(row)
+    return out
