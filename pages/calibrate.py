@@ -422,13 +422,16 @@ with tab_corr:
     if cv is not None:
         st.markdown("**Cross-validated, before and after** (5 folds by item: each item is scored by a "
                     "correction fitted without it)")
-        st.dataframe(cv, hide_index=True, key="cal_cv_table", column_config={
+        # the change's CI as one text cell: a row without one (the slice row) shows a dash, not "None"
+        shown = cv.drop(columns=["change_ci_low", "change_ci_high"]).assign(change_ci=[
+            "–" if pd.isna(lo) else f"[{lo:+.4f}, {hi:+.4f}]"
+            for lo, hi in zip(cv["change_ci_low"], cv["change_ci_high"], strict=True)])
+        st.dataframe(shown, hide_index=True, key="cal_cv_table", column_config={
             "before": st.column_config.NumberColumn(format="%.4f"),
             "after": st.column_config.NumberColumn(format="%.4f"),
             "change": st.column_config.NumberColumn("change", format="%+.4f", help="after minus before"),
-            "change_ci_low": st.column_config.NumberColumn(
-                "95% CI low", format="%+.4f", help="of the change: a paired bootstrap over items (empty: none)"),
-            "change_ci_high": st.column_config.NumberColumn("95% CI high", format="%+.4f")})
+            "change_ci": st.column_config.TextColumn(
+                "change 95% CI", help="a paired bootstrap over items: the same items resampled before and after")})
         effect = cal.cv_effect(cv)
         for i, warning in enumerate(cal.cv_warnings(cv)):  # the CLI prints the same for the correction in force
             st.warning(warning, icon=":material/trending_down:")

@@ -109,7 +109,7 @@ def test_demo_confusion_correction_is_saved_with_versions_and_applied_to_the_bat
     at = app_for("engineer", page=PAGE)
     assert at.selectbox(key="cal_method").options == ["confusion matrix (class shares)"]
     cv = frame(at, "metric", "before", "after")
-    assert list(cv.columns) == ["metric", "before", "after", "change", "change_ci_low", "change_ci_high"]
+    assert list(cv.columns) == ["metric", "before", "after", "change", "change_ci"]
     assert len(cv) == 1
     before, after = cv[["before", "after"]].iloc[0]
     assert after > before  # ChatGPT's class shares are already close: the correction overfits
