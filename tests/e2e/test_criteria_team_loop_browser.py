@@ -180,7 +180,7 @@ def lead_sets_the_rules_and_approves(pg, url: str) -> None:
     pick(pg, "Labeler", LABELER)
     pick(pg, "Criterion", "relevance")
     pg.get_by_text("Thresholds of this task").click()
-    box = pg.get_by_role("spinbutton", name="cross-family disagreement ≤")
+    box = pg.get_by_role("spinbutton", name="cross-family disagreement <", exact=True)
     box.fill("0.7")
     box.press("Enter")
     wait_idle(pg)
